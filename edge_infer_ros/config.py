@@ -1,0 +1,102 @@
+"""Typed, immutable configuration of the ROS-free core.
+
+Built once (from ROS parameters or a parameters YAML file, see ``parameters.py``) and handed to the
+engine, the vision pipeline, the node, the bag tools and the benchmarks, so that every path runs
+with exactly the same settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    'DecoderConfig',
+    'EngineConfig',
+    'PipelineConfig',
+    'PreprocessConfig',
+    'PRECISIONS',
+    'PROVIDERS',
+    'FALLBACK_POLICIES',
+    'OUTPUT_FORMATS',
+]
+
+PRECISIONS = ('fp32', 'fp16', 'int8')
+PROVIDERS = ('tensorrt', 'cuda', 'cpu')
+FALLBACK_POLICIES = ('error', 'warn', 'allow')
+OUTPUT_FORMATS = (
+    'auto',
+    'yolov8',
+    'yolov5',
+    'end2end',
+    'rtdetr_ultralytics',
+    'rtdetr_official',
+    'efficient_nms',
+    'torchvision',
+)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How to create, build and warm the ONNX Runtime session.
+
+    ``providers`` is the preference order; ``workspace_bytes`` of 0 means automatic (at most half
+    of the memory available to the GPU). Shapes use ``name:1x3x640x640`` strings as TensorRT does;
+    an empty ``profile_*`` means the fixed ``input_shape`` (or the model's own static shape).
+    """
+
+    model_path: str
+    providers: tuple[str, ...] = PROVIDERS
+    precision: str = 'fp16'
+    int8_calibration_table: str = ''
+    engine_cache_path: str = '~/.cache/edge_infer_ros/engines'
+    timing_cache: bool = True
+    workspace_bytes: int = 0
+    builder_optimization_level: int = 3
+    device_id: int = 0
+    cuda_graph: bool = False
+    dla_core: int = -1
+    input_shape: tuple[int, ...] = ()
+    profile_min_shapes: str = ''
+    profile_opt_shapes: str = ''
+    profile_max_shapes: str = ''
+    trt_extra_options: tuple[tuple[str, str], ...] = ()
+    fallback_policy: str = 'warn'
+    warmup_iterations: int = 3
+    export_ep_context: bool = False
+    cpu_threads: int = 0
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Image to tensor: letterbox or stretch, channel order, scaling and normalisation."""
+
+    letterbox: bool = True
+    pad_value: int = 114
+    channel_order: str = 'rgb'
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Model outputs to detections; thresholds may change at run time (rebuild the dataclass)."""
+
+    output_format: str = 'auto'
+    confidence_threshold: float = 0.25
+    iou_threshold: float = 0.45
+    max_detections: int = 100
+    pre_nms_top_k: int = 1000
+    class_agnostic_nms: bool = False
+    class_filter: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything the ROS-free detection pipeline needs: one object for node, tools and benches."""
+
+    engine: EngineConfig
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    labels_path: str = ''
+    max_image_pixels: int = 8192 * 8192
