@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 __all__ = [
     'DecoderConfig',
     'EngineConfig',
+    'NodeConfig',
     'PipelineConfig',
     'PreprocessConfig',
     'PRECISIONS',
@@ -100,3 +101,16 @@ class PipelineConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     labels_path: str = ''
     max_image_pixels: int = 8192 * 8192
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The ROS interface of the detector node: which cameras, how to subscribe, what to publish."""
+
+    image_topics: tuple[str, ...] = ('image_raw',)
+    image_transport: str = 'auto'
+    qos_reliability: str = 'auto'
+    qos_depth: int = 2
+    class_id_mode: str = 'name'
+    publish_debug_image: bool = True
+    diagnostics_period: float = 1.0

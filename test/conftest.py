@@ -1,0 +1,26 @@
+"""Shared fixtures: an isolated ROS domain per test session and a spinning rclpy graph."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import os
+import sys
+
+import pytest
+from ros_helpers import RosGraph
+
+# One DDS domain per pytest process so parallel runs on a machine never see each other's nodes;
+# child processes inherit it. Discovery stays on loopback.
+os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
+
+
+@pytest.fixture
+def ros_graph() -> Iterator[RosGraph]:
+    pytest.importorskip('rclpy')
+    graph = RosGraph()
+    try:
+        yield graph
+    finally:
+        graph.shutdown()

@@ -1,0 +1,49 @@
+"""ament_flake8 / ament_pep257 / ament_xmllint equivalents over the whole package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PY_TREES = ['edge_infer_ros', 'test', 'launch', 'tools', 'bench', 'setup.py']
+
+
+def _ruff() -> list[str]:
+    exe = shutil.which('ruff', path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, '-m', 'ruff']
+
+
+@pytest.mark.linter
+def test_flake8_and_pep257_rules_pass() -> None:
+    targets = [t for t in PY_TREES if (REPO / t).exists()]
+    result = subprocess.run(
+        [*_ruff(), 'check', '--no-cache', *targets],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.linter
+def test_package_xml_is_format_3_and_names_the_package() -> None:
+    root = ET.parse(REPO / 'package.xml').getroot()
+    assert root.tag == 'package'
+    assert root.get('format') == '3'
+    assert root.findtext('name') == 'edge_infer_ros'
+    assert root.find('export/build_type').text == 'ament_python'
+    depends = {e.text for e in root.iter('exec_depend')}
+    for needed in ('rclpy', 'sensor_msgs', 'vision_msgs', 'lifecycle_msgs', 'diagnostic_msgs'):
+        assert needed in depends
+
+
+@pytest.mark.linter
+def test_every_xml_file_is_well_formed() -> None:
+    for path in REPO.rglob('*.xml'):
+        if any(part.startswith(('.venv', 'build')) for part in path.relative_to(REPO).parts):
+            continue
+        ET.parse(path)
