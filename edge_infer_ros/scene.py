@@ -47,7 +47,8 @@ class Scene:
 
 
 # ---------------------------------------------------------------------------------------------
-# Small helpers
+# Small helpers. numpy broadcasting over a trailing colour axis of 3 is slow, so colour images are
+# built from 2-D fields with cv2.merge and combined with OpenCV arithmetic.
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
@@ -58,7 +59,14 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.nd
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def _colour(rng: np.random.Generator, base: tuple[float, float, float], jitter: float) -> np.ndarray:
+def _tint(field: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Colour image (h, w, 3) float32 equal to ``field[..., None] * colour``."""
+    f = np.asarray(field, np.float32)
+    return cv2.merge([f * np.float32(c) for c in colour])
+
+
+def _colour(rng: np.random.Generator, base: tuple[float, float, float],
+            jitter: float) -> np.ndarray:
     """Return a BGR colour jittered around ``base`` (0..255), clipped."""
     c = np.asarray(base, np.float32) * rng.uniform(1 - jitter, 1 + jitter)
     c += rng.uniform(-jitter, jitter, 3).astype(np.float32) * 60
@@ -66,49 +74,56 @@ def _colour(rng: np.random.Generator, base: tuple[float, float, float], jitter: 
 
 
 def _cylinder_shade(rng: np.random.Generator, w: int) -> np.ndarray:
-    """Horizontal shading profile (1, w, 1) of a lit cylinder, light from a random side."""
+    """Horizontal shading profile (w,) of a lit cylinder, light from a random side."""
     x = np.linspace(-1.0, 1.0, w, dtype=np.float32)
     light = rng.uniform(-0.6, 0.6)
-    prof = 0.55 + 0.55 * np.clip(np.cos((x - light) * 1.4), 0, 1)
-    return prof[None, :, None]
+    return (0.55 + 0.55 * np.clip(np.cos((x - light) * 1.4), 0, 1)).astype(np.float32)
 
 
 def _poly_mask(h: int, w: int, pts: np.ndarray) -> np.ndarray:
     """Anti-aliased filled polygon mask (h, w) float32 in [0, 1]."""
     m = np.zeros((h, w), np.uint8)
     cv2.fillPoly(m, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-    return m.astype(np.float32) * (1 / 255)
+    return m.astype(np.float32) * np.float32(1 / 255)
 
 
 # ---------------------------------------------------------------------------------------------
-# Object sprites: (colour (h, w, 3) float32 BGR, alpha (h, w) float32) at roughly final size
+# Object sprites: (colour (h, w, 3) float32 BGR, alpha (h, w) float32) at roughly final size.
+# Each is drawn as a material-index map, a palette and a shading field.
+
+
+def _render(mat: np.ndarray, palette: np.ndarray, shade: np.ndarray,
+            add: np.ndarray | None = None) -> np.ndarray:
+    """Colour image ``palette[mat] * shade (+ add)`` built channel by channel."""
+    chans = []
+    for c in range(3):
+        ch = palette[:, c].astype(np.float32)[mat] * shade
+        if add is not None:
+            ch += add
+        chans.append(ch)
+    return cv2.merge(chans)
 
 
 def _cone(rng: np.random.Generator, h: int) -> _Sprite:
     """Traffic cone: orange tapered body, white reflective bands, square base."""
     w = max(6, round(h * rng.uniform(0.62, 0.8)))
     base_h = h * rng.uniform(0.08, 0.14)
-    body = rng.choice([(0, 100, 255), (10, 70, 240), (0, 140, 255), (30, 40, 220)])
-    orange = _colour(rng, body, 0.1)
-    white = _colour(rng, (235, 235, 235), 0.08)
+    body = [(0, 100, 255), (10, 70, 240), (0, 140, 255), (30, 40, 220)][int(rng.integers(4))]
+    base = (20, 40, 60) if rng.random() < 0.5 else body
+    palette = np.stack([_colour(rng, body, 0.1), _colour(rng, (235, 235, 235), 0.08),
+                        _colour(rng, base, 0.1) * 0.6])
     top_w, bot_w, yb = w * rng.uniform(0.1, 0.18), w * rng.uniform(0.7, 0.82), h - base_h
-    cx = w / 2
-
-    def edge(y: float) -> float:
-        return top_w / 2 + (bot_w - top_w) / 2 * y / yb
-
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = orange
-    n_bands = int(rng.integers(1, 3))
-    for i in range(n_bands):
-        y0 = yb * (0.3 + 0.3 * i) - 0.5 * yb * 0.12
-        y1 = y0 + yb * rng.uniform(0.1, 0.16)
-        img[int(y0):int(np.ceil(y1))] = white
-    img *= _cylinder_shade(rng, w)
-    img[int(yb):] = _colour(rng, (20, 40, 60) if rng.random() < 0.5 else body, 0.1) * 0.6
-    pts = np.array([[cx - top_w / 2, 0], [cx + top_w / 2, 0], [cx + edge(yb), yb],
-                    [w, yb], [w, h], [0, h], [0, yb], [cx - edge(yb), yb]], np.float32)
-    return img, _poly_mask(h, w, pts)
+    rows = np.zeros(h, np.intp)
+    for i in range(int(rng.integers(1, 3))):
+        y0 = yb * (0.24 + 0.3 * i)
+        rows[int(y0):int(np.ceil(y0 + yb * rng.uniform(0.1, 0.16)))] = 1
+    rows[int(yb):] = 2
+    mat = np.broadcast_to(rows[:, None], (h, w))
+    shade = np.outer(np.ones(h, np.float32), _cylinder_shade(rng, w))
+    cx, half_b = w / 2, bot_w / 2
+    pts = np.array([[cx - top_w / 2, 0], [cx + top_w / 2, 0], [cx + half_b, yb], [w, yb],
+                    [w, h], [0, h], [0, yb], [cx - half_b, yb]], np.float32)
+    return _render(mat, palette, shade), _poly_mask(h, w, pts)
 
 
 def _box(rng: np.random.Generator, h: int) -> _Sprite:
@@ -116,119 +131,111 @@ def _box(rng: np.random.Generator, h: int) -> _Sprite:
     w = max(6, round(h * rng.uniform(0.8, 1.6)))
     d = rng.uniform(0.15, 0.35)  # depth offset as a fraction of the sprite height
     dx, dy = w * d * rng.uniform(0.6, 1.0), h * d
-    left = rng.random() < 0.5
+    sx = dx if rng.random() < 0.5 else -dx  # top and side recede right (+) or left (-)
     card = _colour(rng, (70, 130, 180), 0.15)
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = card
-    # Front face occupies the lower-left (or lower-right) rectangle.
-    fx0, fx1 = (0.0, w - dx) if left else (dx, float(w))
-    top = np.array([[fx0, dy], [fx1, dy], [fx1 + (dx if left else -dx), 0],
-                    [fx0 + (dx if left else -dx), 0]], np.float32)
-    side_x = fx1 if left else fx0
-    side = np.array([[side_x, dy], [side_x + (dx if left else -dx), 0],
-                     [side_x + (dx if left else -dx), h - dy], [side_x, h]], np.float32)
-    tm, sm = _poly_mask(h, w, top), _poly_mask(h, w, side)
-    img += (tm[..., None] * 0.25 - sm[..., None] * 0.3) * card
-    # Tape strip across the top and down the front.
     tape = _colour(rng, (110, 170, 200), 0.1) if rng.random() < 0.8 else card * 0.6
+    palette = np.stack([card, card * 1.25, card * 0.7, tape, _colour(rng, (235, 235, 235), 0.05)])
+    fx0, fx1 = (0.0, w - dx) if sx > 0 else (dx, float(w))
+    top = np.array([[fx0, dy], [fx1, dy], [fx1 + sx, 0], [fx0 + sx, 0]], np.float32)
+    side_x = fx1 if sx > 0 else fx0
+    side = np.array([[side_x, dy], [side_x + sx, 0], [side_x + sx, h - dy], [side_x, h]],
+                    np.float32)
+    mat = np.zeros((h, w), np.intp)
+    mat[_poly_mask(h, w, top) > 0.5] = 1
+    mat[_poly_mask(h, w, side) > 0.5] = 2
     tw = (fx1 - fx0) * rng.uniform(0.08, 0.16)
     mid = (fx0 + fx1) / 2
-    strip = np.array([[mid - tw / 2, dy], [mid + tw / 2, dy],
-                      [mid + tw / 2 + (dx if left else -dx), 0],
-                      [mid - tw / 2 + (dx if left else -dx), 0]], np.float32)
-    tape_m = np.maximum(_poly_mask(h, w, strip), 0)
-    x0, x1 = int(mid - tw / 2), int(np.ceil(mid + tw / 2))
-    y1 = int(dy + (h - dy) * rng.uniform(0.15, 0.3))
-    tape_m[int(dy):y1, x0:x1] = 1.0
-    img += tape_m[..., None] * (tape - img) * 0.8
+    strip = np.array([[mid - tw / 2, dy], [mid + tw / 2, dy], [mid + tw / 2 + sx, 0],
+                      [mid - tw / 2 + sx, 0]], np.float32)
+    mat[_poly_mask(h, w, strip) > 0.5] = 3
+    mat[int(dy):int(dy + (h - dy) * rng.uniform(0.15, 0.3)),
+        int(mid - tw / 2):int(np.ceil(mid + tw / 2))] = 3
     if rng.random() < 0.5:
         lx0 = int(fx0 + (fx1 - fx0) * rng.uniform(0.1, 0.5))
         ly0 = int(dy + (h - dy) * rng.uniform(0.45, 0.65))
-        img[ly0:ly0 + max(2, int(h * 0.15)), lx0:lx0 + max(2, int(w * 0.2))] = (
-            _colour(rng, (235, 235, 235), 0.05))
-    img *= rng.uniform(0.9, 1.05, (1, w, 1)).astype(np.float32) ** 0.5
-    outline = np.array([[fx0, dy], top[3], top[2], side[2], [side_x, h],
-                        [fx0 if left else fx1, h]], np.float32)
-    if not left:
-        outline = np.array([[fx1, dy], top[2], top[3], side[2], [side_x, h], [fx1, h]],
-                           np.float32)
-    return img, _poly_mask(h, w, outline)
+        mat[ly0:ly0 + max(2, int(h * 0.15)), lx0:lx0 + max(2, int(w * 0.2))] = 4
+    shade = 0.9 + 0.15 * _smooth_noise(rng, h, w, 6)
+    far = fx0 if sx > 0 else fx1
+    outline = np.array([[far, dy], [far + sx, 0], [side_x + sx, 0], [side_x + sx, h - dy],
+                        [side_x, h], [far, h]], np.float32)
+    return _render(mat, palette, shade), _poly_mask(h, w, outline)
+
+
+_BALL_COLOURS = ((40, 40, 220), (200, 90, 20), (30, 210, 230), (60, 170, 40), (235, 235, 235),
+                 (20, 130, 250), (160, 50, 140), (200, 200, 60))
 
 
 def _ball(rng: np.random.Generator, h: int) -> _Sprite:
     """Ball: shaded sphere in a bright colour, sometimes two-tone or with a seam."""
-    palette = [(40, 40, 220), (200, 90, 20), (30, 210, 230), (60, 170, 40), (235, 235, 235),
-               (20, 130, 250), (160, 50, 140), (200, 200, 60)]
-    c1 = _colour(rng, palette[int(rng.integers(len(palette)))], 0.1)
-    yy, xx = np.mgrid[0:h, 0:h].astype(np.float32)
+    k = len(_BALL_COLOURS)
+    c1 = _colour(rng, _BALL_COLOURS[int(rng.integers(k))], 0.1)
+    c2 = _colour(rng, _BALL_COLOURS[int(rng.integers(k))], 0.1)
+    palette = np.stack([c1, c2, c1 * 0.4])
     r = h / 2
-    u, v = (xx + 0.5 - r) / r, (yy + 0.5 - r) / r
-    img = np.empty((h, h, 3), np.float32)
-    img[:] = c1
+    t = (np.arange(h, dtype=np.float32) + 0.5 - r) / r
+    u, v = t[None, :], t[:, None]
+    mat = np.zeros((h, h), np.intp)
     style = rng.random()
     if style < 0.4:
-        c2 = _colour(rng, palette[int(rng.integers(len(palette)))], 0.1)
         ang = rng.uniform(0, np.pi)
-        img[(np.cos(ang) * u + np.sin(ang) * v) > rng.uniform(-0.3, 0.3)] = c2
+        mat[(np.cos(ang) * u + np.sin(ang) * v) > rng.uniform(-0.3, 0.3)] = 1
     elif style < 0.6:
-        seam = np.abs(u * u * 0.8 + v - rng.uniform(-0.3, 0.3)) < 0.07
-        img[seam] = c1 * 0.4
+        mat[np.abs(u * u * 0.8 + v - rng.uniform(-0.3, 0.3)) < 0.07] = 2
+    rr = u * u + v * v
+    nz = np.sqrt(np.clip(1 - rr, 0, 1))
     lx, ly = rng.uniform(-0.5, 0.5), rng.uniform(-0.7, -0.1)
-    rr = np.clip(u * u + v * v, 0, 1)
-    nz = np.sqrt(1 - rr)
-    lam = np.clip((-lx * u - ly * v + 0.8 * nz) / 1.2, 0, 1)
-    img *= (0.3 + 0.8 * lam)[..., None]
-    img += (np.clip(lam, 0.9, 1.0) - 0.9)[..., None] * 1500
-    alpha = np.clip((1 - np.sqrt(u * u + v * v)) * r + 0.5, 0, 1)
-    return img, alpha
+    lam = np.clip((-lx * u - ly * v + 0.8 * nz) / 1.2, 0, 1).astype(np.float32)
+    spec = (np.clip(lam, 0.9, 1.0) - 0.9) * 1500
+    alpha = np.clip((1 - np.sqrt(rr)) * r + 0.5, 0, 1).astype(np.float32)
+    return _render(mat, palette, 0.3 + 0.8 * lam, spec), alpha
 
 
 def _pallet(rng: np.random.Generator, h: int) -> _Sprite:
     """Wooden pallet, side view: top deck, three blocks with see-through gaps, bottom boards."""
     w = max(10, round(h * rng.uniform(2.4, 4.0)))
-    wood = rng.choice([(110, 170, 205), (90, 150, 190), (170, 110, 40), (130, 140, 150)])
+    wood = [(110, 170, 205), (90, 150, 190), (170, 110, 40), (130, 140, 150)][int(rng.integers(4))]
     col = _colour(rng, wood, 0.12)
-    grain = 0.85 + 0.3 * _smooth_noise(rng, h, w, 24)[:, :, None] ** 2
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = col
-    img *= grain
+    palette = np.stack([col, col * 0.8, col * 0.5])
     deck = max(1.0, h * rng.uniform(0.2, 0.3))
     bottom = max(1.0, h * rng.uniform(0.15, 0.25))
     bw = w * rng.uniform(0.1, 0.16)
+    gy0, gy1 = int(round(deck)), int(round(h - bottom))
+    rows = np.zeros(h, np.intp)
+    rows[gy0:gy1] = 1
+    rows[max(0, gy0 - 1):gy0 + 1] = 2
+    rows[max(0, gy1 - 1):gy1 + 1] = 2
+    mat = np.broadcast_to(rows[:, None], (h, w))
+    shade = 0.85 + 0.3 * _smooth_noise(rng, h, w, 24) ** 2
     alpha = np.ones((h, w), np.float32)
-    gap_y0, gap_y1 = int(round(deck)), int(round(h - bottom))
-    gaps = [(bw, w / 2 - bw / 2), (w / 2 + bw / 2, w - bw)]
-    for x0, x1 in gaps:
-        alpha[gap_y0:gap_y1, int(round(x0)):int(round(x1))] = 0.0
-    img[gap_y0:gap_y1] *= 0.8
-    for y in (gap_y0, gap_y1):
-        img[max(0, y - 1):y + 1] *= 0.6
-    return img, alpha
+    for x0, x1 in ((bw, w / 2 - bw / 2), (w / 2 + bw / 2, w - bw)):
+        alpha[gy0:gy1, int(round(x0)):int(round(x1))] = 0.0
+    return _render(mat, palette, shade), alpha
+
+
+_BARREL_COLOURS = ((160, 80, 20), (30, 30, 180), (40, 120, 40), (40, 40, 40), (170, 170, 170),
+                   (20, 160, 220))
 
 
 def _barrel(rng: np.random.Generator, h: int) -> _Sprite:
     """Steel drum: shaded cylinder with rolling hoops and an elliptical lid."""
     w = max(6, round(h * rng.uniform(0.55, 0.75)))
-    palette = [(160, 80, 20), (30, 30, 180), (40, 120, 40), (40, 40, 40), (170, 170, 170),
-               (20, 160, 220)]
-    col = _colour(rng, palette[int(rng.integers(len(palette)))], 0.12)
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = col
+    col = _colour(rng, _BARREL_COLOURS[int(rng.integers(len(_BARREL_COLOURS)))], 0.12)
+    palette = np.stack([col, col * 0.6, np.clip(col * 1.25, 0, 255)])
     lid = h * rng.uniform(0.06, 0.14)
+    rows = np.zeros(h, np.intp)
+    t = max(1, int(h * 0.025))
     for f in (0.33, 0.66):
         y = int(lid + (h - lid) * f)
-        t = max(1, int(h * 0.025))
-        img[y - t:y + t] *= 0.6
-    img *= _cylinder_shade(rng, w)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ex = (xx + 0.5 - w / 2) / (w / 2)
-    top_e = ((yy + 0.5 - lid) / lid) ** 2 + ex ** 2 < 1
-    img[top_e & (yy < 2 * lid)] = col * 1.25
-    alpha = np.ones((h, w), np.float32)
-    cap = (yy + 0.5 < lid) & ~top_e
-    bot = (yy + 0.5 > h - lid) & ((((yy + 0.5 - (h - lid)) / lid) ** 2 + ex ** 2) > 1)
-    alpha[cap | bot] = 0.0
-    return img, alpha
+        rows[y - t:y + t] = 1
+    yy = np.arange(h, dtype=np.float32)[:, None] + 0.5
+    ex = (np.arange(w, dtype=np.float32)[None, :] + 0.5 - w / 2) / (w / 2)
+    top_e = ((yy - lid) / lid) ** 2 + ex ** 2 < 1
+    mat = np.where(top_e, 2, rows[:, None])
+    shade = np.outer(np.ones(h, np.float32), _cylinder_shade(rng, w))
+    cap = (yy < lid) & ~top_e
+    bot = (yy > h - lid) & ((((yy - (h - lid)) / lid) ** 2 + ex ** 2) > 1)
+    alpha = np.where(cap | bot, 0.0, 1.0).astype(np.float32)
+    return _render(mat, palette, shade), alpha
 
 
 _SPRITES: tuple[Callable[[np.random.Generator, int], _Sprite], ...] = (
@@ -244,60 +251,48 @@ _REL_SIZE = (1.0, 0.9, 0.75, 0.45, 1.0)
 
 def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """One floor or wall texture (h, w, 3) float32 BGR."""
-    return np.ascontiguousarray(_texture_any(rng, h, w), np.float32)
-
-
-def _texture_any(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Draw one texture of a random kind; the dtype may be float64."""
     kind = int(rng.integers(6))
     c1 = rng.uniform(30, 220, 3).astype(np.float32)
     if kind == 0:  # concrete / plain noisy
-        base = _smooth_noise(rng, h, w, int(rng.integers(3, 12)))[..., None]
-        return c1 * (0.7 + 0.5 * base) * rng.uniform(0.6, 1.0)
-    if kind == 1:  # tiles
-        c2 = c1 * rng.uniform(0.6, 0.9)
+        base = _smooth_noise(rng, h, w, int(rng.integers(3, 12)))
+        return _tint(0.7 + 0.5 * base, c1 * rng.uniform(0.6, 1.0))
+    if kind == 1:  # tiles with dark grout
         n = int(rng.integers(4, 16))
-        yy, xx = np.ogrid[0:h, 0:w]
-        chk = ((yy * n // h + xx * n // max(h, 1)) % 2).astype(np.float32)[..., None]
-        img = c1 + (c2 - c1) * chk
-        grout = (((yy * n) % h) < 2) | (((xx * n) % h) < 2)
-        img[np.broadcast_to(grout, (h, w))] *= 0.5
-        return img
+        ty, tx = np.arange(h) * n // h, np.arange(w) * n // h
+        f = np.where((ty[:, None] + tx[None, :]) % 2 == 1, rng.uniform(0.6, 0.9), 1.0)
+        f[(np.arange(h) * n % h) < n] *= 0.5
+        f[:, (np.arange(w) * n % h) < n] *= 0.5
+        return _tint(f, c1)
     if kind == 2:  # wooden planks
         n = int(rng.integers(5, 14))
         shades = rng.uniform(0.75, 1.15, n + 1).astype(np.float32)
-        yy = np.arange(h) * n // h
-        wood = np.asarray((60, 110, 160), np.float32) * rng.uniform(0.6, 1.2)
-        img = wood * shades[yy][:, None, None] * np.ones((1, w, 1), np.float32)
-        img *= 0.85 + 0.3 * _smooth_noise(rng, h, w, 40)[..., None]
-        img[(np.arange(h) * n % h) < 2] *= 0.5
-        return img
-    if kind == 3:  # linear gradient
+        f = shades[np.arange(h) * n // h][:, None] * (0.85 + 0.3 * _smooth_noise(rng, h, w, 40))
+        f[(np.arange(h) * n % h) < n] *= 0.5
+        return _tint(f, np.asarray((60, 110, 160), np.float32) * rng.uniform(0.6, 1.2))
+    if kind == 3:  # linear gradient between two colours
         c2 = rng.uniform(30, 220, 3).astype(np.float32)
         a = rng.uniform(0, 2 * np.pi)
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        t = (np.cos(a) * xx / w + np.sin(a) * yy / h)
-        t = ((t - t.min()) / max(1e-6, float(t.max() - t.min())))[..., None]
-        return c1 + (c2 - c1) * t
+        t = (np.float32(np.cos(a)) * np.linspace(0, 1, w, dtype=np.float32)[None, :]
+             + np.float32(np.sin(a)) * np.linspace(0, 1, h, dtype=np.float32)[:, None])
+        t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
+        return _tint(1 - t, c1) + _tint(t, c2)
     if kind == 4:  # asphalt / speckled
-        grey = rng.uniform(40, 110)
-        img = np.empty((h, w, 3), np.float32)
-        img[:] = grey * rng.uniform(0.9, 1.1, 3).astype(np.float32)
-        img += (rng.random((h, w, 1), dtype=np.float32) - 0.5) * rng.uniform(20, 60)
+        f = 1 + (rng.random((h, w), dtype=np.float32) - 0.5) * rng.uniform(0.2, 0.6)
+        img = _tint(f, rng.uniform(40, 110) * rng.uniform(0.9, 1.1, 3))
         if rng.random() < 0.5:  # painted lane line
             x0 = int(rng.integers(0, w))
-            img[:, x0:x0 + max(2, w // 40)] = rng.choice([(240, 240, 240), (0, 210, 240)])
+            img[:, x0:x0 + max(2, w // 40)] = (240, 240, 240) if rng.random() < 0.5 else (
+                0, 210, 240)
         return img
     # grass / outdoor
     g = np.asarray((40, 140, 70), np.float32) * rng.uniform(0.6, 1.2)
-    noise = _smooth_noise(rng, h, w, 60)[..., None]
-    return g * (0.6 + 0.7 * noise)
+    return _tint(0.6 + 0.7 * _smooth_noise(rng, h, w, 60), g)
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """Floor, or wall above a floor in perspective, as float32 BGR (h, w, 3)."""
+    """Floor, or wall above a floor in perspective, as uint8 BGR (h, w, 3)."""
     th, tw = max(8, h // 2), max(8, w // 2)
-    floor = _texture(rng, th, tw)
+    floor = cv2.convertScaleAbs(_texture(rng, th, tw))
     if rng.random() < 0.4:
         return cv2.resize(floor, (w, h), interpolation=cv2.INTER_LINEAR)
     horizon = rng.uniform(0.1, 0.5) * h
@@ -305,9 +300,11 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     src = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
     dst = np.array([[spread, horizon], [w - spread, horizon], [w, h], [0, h]], np.float32)
     hm = cv2.getPerspectiveTransform(src, dst)
-    wall = cv2.resize(_texture(rng, th, tw), (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.warpPerspective(floor, hm, (w, h), dst=wall, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_TRANSPARENT)
+    wall = cv2.resize(cv2.convertScaleAbs(_texture(rng, th // 2, tw // 2)), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+    cv2.warpPerspective(floor, hm, (w, h), dst=wall, flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_TRANSPARENT)
+    return wall
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,16 +340,19 @@ def _paste(img: np.ndarray, owner: np.ndarray, sprite: _Sprite, quad: np.ndarray
         return None
     src = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     hm = cv2.getPerspectiveTransform(src, (quad - (x0, y0)).astype(np.float32))
-    rgba = np.concatenate([colour, alpha[..., None]], axis=2)
-    warped = cv2.warpPerspective(rgba, hm, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    a = warped[..., 3:4]
-    roi = img[y0:y1, x0:x1]
-    roi += a * (warped[..., :3] - roi)
-    owner[y0:y1, x0:x1][a[..., 0] > 0.5] = tag
-    quad_area = 0.5 * abs(float(np.dot(quad[:, 0], np.roll(quad[:, 1], 1))
-                                - np.dot(quad[:, 1], np.roll(quad[:, 0], 1))))
-    return x0, y0, x1, y1, quad_area * float((alpha > 0.5).mean())
+    warped = cv2.warpPerspective(cv2.merge([colour, alpha]), hm, (x1 - x0, y1 - y0),
+                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    b, g, r, a = cv2.split(warped)
+    _blend(img[y0:y1, x0:x1], cv2.convertScaleAbs(cv2.merge([b, g, r])), a)
+    owner[y0:y1, x0:x1][a > 0.5] = tag
+    qx, qy = quad[:, 0], quad[:, 1]
+    quad_area = 0.5 * abs(float(np.dot(qx, np.roll(qy, 1)) - np.dot(qy, np.roll(qx, 1))))
+    return x0, y0, x1, y1, quad_area * float(np.count_nonzero(alpha > 0.5)) / alpha.size
+
+
+def _blend(roi: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> None:
+    """Alpha-blend uint8 ``colour`` over uint8 ``roi`` in place (alpha is 2-D in [0, 1])."""
+    roi[:] = cv2.blendLinear(roi, colour, 1.0 - alpha, alpha)
 
 
 def _quad(rng: np.random.Generator, cx: float, cy: float, sw: float, sh: float,
@@ -369,17 +369,14 @@ def _clutter(rng: np.random.Generator, img: np.ndarray, owner: np.ndarray, scale
     """Draw one non-class distractor (pole, slab, irregular polygon or cable)."""
     ih, iw = owner.shape
     kind = int(rng.integers(4))
-    colour = tuple(float(c) for c in rng.uniform(20, 235, 3))
-    m = np.zeros((ih, iw), np.uint8)
+    thick = 0
     if kind == 0:  # pole
-        x = rng.uniform(0, iw)
-        pw = scale * rng.uniform(0.03, 0.08)
-        y0, y1 = sorted(rng.uniform(-0.2, 1.2, 2) * ih)
+        x, pw = rng.uniform(0, iw), scale * rng.uniform(0.03, 0.08)
+        y0, y1 = np.sort(rng.uniform(-0.2, 1.2, 2)) * ih
         pts = np.array([[x, y0], [x + pw, y0], [x + pw, y1], [x, y1]])
     elif kind == 1:  # slab / shelf
-        cx, cy = rng.uniform(0, iw), rng.uniform(0, ih)
-        pts = _quad(rng, cx, cy, scale * rng.uniform(0.2, 0.7), scale * rng.uniform(0.05, 0.3),
-                    rng.uniform(-10, 10), 0.05)
+        pts = _quad(rng, rng.uniform(0, iw), rng.uniform(0, ih), scale * rng.uniform(0.2, 0.7),
+                    scale * rng.uniform(0.05, 0.3), rng.uniform(-10, 10), 0.05)
     elif kind == 2:  # irregular blob
         n = int(rng.integers(5, 9))
         ang = np.sort(rng.uniform(0, 2 * np.pi, n))
@@ -388,42 +385,48 @@ def _clutter(rng: np.random.Generator, img: np.ndarray, owner: np.ndarray, scale
         pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1)
     else:  # cable
         pts = rng.uniform(0, 1, (int(rng.integers(3, 6)), 2)) * (iw, ih)
-        cv2.polylines(m, [np.round(pts * 16).astype(np.int32)], False, 255,
-                      max(1, int(scale * rng.uniform(0.005, 0.015))), cv2.LINE_AA, 4)
-        pts = None
-    if pts is not None:
-        cv2.fillPoly(m, [np.round(np.asarray(pts) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-    ys, xs = np.nonzero(m)
-    if ys.size == 0:
+        thick = max(1, int(scale * rng.uniform(0.005, 0.015)))
+    colour = tuple(int(c) for c in rng.integers(20, 236, 3))
+    x0, y0 = np.maximum(np.floor(pts.min(0)).astype(int) - thick, 0)
+    x1, y1 = np.minimum(np.ceil(pts.max(0)).astype(int) + thick + 1, (iw, ih))
+    if x1 - x0 < 1 or y1 - y0 < 1:
         return
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    a = m[y0:y1, x0:x1].astype(np.float32)[..., None] * (1 / 255)
     roi = img[y0:y1, x0:x1]
-    roi += a * (np.asarray(colour, np.float32) * rng.uniform(0.8, 1.1) - roi)
-    owner[y0:y1, x0:x1][a[..., 0] > 0.5] = -2
+    m = np.zeros(roi.shape[:2], np.uint8)
+    local = [np.round((pts - (x0, y0)) * 16).astype(np.int32)]
+    if thick:
+        cv2.polylines(roi, local, False, colour, thick, cv2.LINE_AA, 4)
+        cv2.polylines(m, local, False, 1, thick, cv2.LINE_8, 4)
+    else:
+        cv2.fillPoly(roi, local, colour, cv2.LINE_AA, 4)
+        cv2.fillPoly(m, local, 1, cv2.LINE_8, 4)
+    owner[y0:y1, x0:x1][m > 0] = -2
 
 
 def _shadow(img: np.ndarray, quad: np.ndarray, strength: float) -> None:
     """Darken a soft ellipse under the bottom edge of ``quad`` (cheap contact shadow)."""
     ih, iw = img.shape[:2]
-    bottom = quad[2:4].mean(0)
+    bx, by = quad[2:4].mean(0)
     rx = max(2.0, float(np.ptp(quad[:, 0])) * 0.6)
     ry = max(1.0, rx * 0.25)
-    x0, x1 = int(max(0, bottom[0] - rx * 1.5)), int(min(iw, bottom[0] + rx * 1.5))
-    y0, y1 = int(max(0, bottom[1] - ry * 2)), int(min(ih, bottom[1] + ry * 2))
+    x0, x1 = int(max(0, bx - rx * 1.5)), int(min(iw, bx + rx * 1.5))
+    y0, y1 = int(max(0, by - ry * 2)), int(min(ih, by + ry * 2))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
-    yy, xx = np.ogrid[y0:y1, x0:x1]
-    d = ((xx - bottom[0]) / rx) ** 2 + ((yy - bottom[1]) / ry) ** 2
-    img[y0:y1, x0:x1] *= (1 - strength * np.exp(-2 * d).astype(np.float32))[..., None]
+    dx = ((np.arange(x0, x1, dtype=np.float32) - bx) / rx) ** 2
+    dy = ((np.arange(y0, y1, dtype=np.float32) - by) / ry) ** 2
+    dark = strength * np.exp(-2 * (dy[:, None] + dx[None, :]))
+    roi = img[y0:y1, x0:x1]
+    _blend(roi, np.zeros_like(roi), dark)
 
 
 def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Apply lighting, colour cast, blur and sensor noise; return uint8 BGR."""
+    """Apply lighting, colour cast, blur and sensor noise to a uint8 BGR image."""
     h, w = img.shape[:2]
-    light = 0.55 + 0.7 * _smooth_noise(rng, h, w, 3) * rng.uniform(0.2, 1.0)
-    gain = rng.uniform(0.55, 1.25) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
-    img *= light[..., None] * gain
+    light = 0.55 + 0.7 * rng.random((3, 4), dtype=np.float32) * rng.uniform(0.2, 1.0)
+    gain = rng.uniform(0.55, 1.25) * rng.uniform(0.9, 1.1, 3)
+    light = cv2.resize(cv2.convertScaleAbs(_tint(light, gain * 128)), (w, h),
+                       interpolation=cv2.INTER_LINEAR)
     r = rng.random()
     if r < 0.3:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.6))
@@ -432,11 +435,13 @@ def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
         kern = np.zeros((k, k), np.float32)
         cv2.line(kern, (0, int(rng.integers(k))), (k - 1, int(rng.integers(k))), 1.0, 1)
         img = cv2.filter2D(img, -1, kern / kern.sum())
+    out = cv2.multiply(img, light, scale=1 / 128)  # uint8 in and out: saturating and fast
     sigma = rng.uniform(0, 12)
     if sigma > 2:
-        noise = np.frombuffer(rng.bytes(h * w), np.uint8).reshape(h, w, 1)
-        img += (noise.astype(np.float32) - 127.5) * (sigma / 73.6)
-    return np.clip(img, 0, 255).astype(np.uint8)
+        noise = np.frombuffer(rng.bytes(h * w), np.uint8).reshape(h, w)  # luminance noise
+        k = sigma / 73.6  # std of uniform bytes is 73.6
+        out = cv2.addWeighted(out, 1.0, cv2.merge([noise, noise, noise]), k, -127.5 * k)
+    return out
 
 
 def generate_scene(rng: np.random.Generator, width: int = 640, height: int = 480, *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import os
+from pathlib import Path
 import sys
 
 import pytest
@@ -14,6 +15,11 @@ from ros_helpers import RosGraph
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
+# Every test process uses the shipped large-image DDS profile, as the launch file and demo do.
+os.environ.setdefault(
+    'FASTDDS_DEFAULT_PROFILES_FILE',
+    str(Path(__file__).resolve().parent.parent / 'config' / 'fastdds_large_images.xml'),
+)
 
 
 @pytest.fixture

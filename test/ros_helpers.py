@@ -53,3 +53,82 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float
             return True
         time.sleep(period)
     return predicate()
+
+
+def call(client: Any, request: Any, timeout: float = 60.0) -> Any:
+    """Call a service from a node spun by the background executor and wait for the answer."""
+    if not client.wait_for_service(timeout_sec=10.0):
+        msg = f'service {client.srv_name!r} not available'
+        raise TimeoutError(msg)
+    future = client.call_async(request)
+    if not wait_for(future.done, timeout=timeout):
+        msg = f'service {client.srv_name!r} did not answer within {timeout} s'
+        raise TimeoutError(msg)
+    return future.result()
+
+
+class LifecycleClient:
+    """Drives a managed node the way ``ros2 lifecycle`` and ``ros2 param`` do: via its services."""
+
+    def __init__(self, graph: RosGraph, target: str) -> None:
+        from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
+        from rcl_interfaces.srv import GetParameters, SetParameters
+        from rclpy.node import Node
+
+        self.node = graph.add(Node(f'client_{target.strip("/").replace("/", "_")}',
+                                   context=graph.context))
+        self._change = self.node.create_client(ChangeState, f'{target}/change_state')
+        self._state = self.node.create_client(GetState, f'{target}/get_state')
+        self._transitions = self.node.create_client(
+            GetAvailableTransitions, f'{target}/get_available_transitions')
+        self._set = self.node.create_client(SetParameters, f'{target}/set_parameters')
+        self._get = self.node.create_client(GetParameters, f'{target}/get_parameters')
+
+    def transition(self, label: str, timeout: float = 120.0) -> bool:
+        """Trigger ``configure``/``activate``/... ; True when the node reports success."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+
+        ids = {
+            'configure': Transition.TRANSITION_CONFIGURE,
+            'activate': Transition.TRANSITION_ACTIVATE,
+            'deactivate': Transition.TRANSITION_DEACTIVATE,
+            'cleanup': Transition.TRANSITION_CLEANUP,
+            'shutdown': Transition.TRANSITION_INACTIVE_SHUTDOWN,
+            'unconfigured_shutdown': Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
+            'active_shutdown': Transition.TRANSITION_ACTIVE_SHUTDOWN,
+        }
+        request = ChangeState.Request()
+        request.transition.id = ids[label]
+        return bool(call(self._change, request, timeout).success)
+
+    def state(self, timeout: float = 10.0) -> str:
+        """Current state label, e.g. ``unconfigured``."""
+        from lifecycle_msgs.srv import GetState
+
+        return str(call(self._state, GetState.Request(), timeout).current_state.label)
+
+    def available_transitions(self, timeout: float = 10.0) -> list[str]:
+        """Labels of the transitions the node offers now."""
+        from lifecycle_msgs.srv import GetAvailableTransitions
+
+        result = call(self._transitions, GetAvailableTransitions.Request(), timeout)
+        return [t.transition.label for t in result.available_transitions]
+
+    def set_parameters(self, timeout: float = 10.0, **values: Any) -> list[Any]:
+        """``ros2 param set`` for each value; returns the SetParametersResult list."""
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        request = SetParameters.Request()
+        request.parameters = [Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
+        return list(call(self._set, request, timeout).results)
+
+    def get_parameters(self, *names: str, timeout: float = 10.0) -> dict[str, Any]:
+        """``ros2 param get`` for several names."""
+        from rcl_interfaces.srv import GetParameters
+        from rclpy.parameter import parameter_value_to_python
+
+        request = GetParameters.Request(names=list(names))
+        values = call(self._get, request, timeout).values
+        return {n: parameter_value_to_python(v) for n, v in zip(names, values, strict=True)}

@@ -1,0 +1,114 @@
+"""Numpy detections and images to and from ROS messages (the only message-aware module)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from vision_msgs.msg import (
+    Detection2D,
+    Detection2DArray,
+    LabelInfo,
+    ObjectHypothesisWithPose,
+    VisionClass,
+)
+
+from edge_infer_ros.detections import Detections
+
+__all__ = [
+    'detections_from_msg',
+    'detections_to_msg',
+    'draw_detections',
+    'image_to_msg',
+    'label_info_msg',
+]
+
+
+def detections_to_msg(
+    dets: Detections,
+    header: Header,
+    labels: Sequence[str],
+    class_id_mode: str = 'name',
+) -> Detection2DArray:
+    """Build a Detection2DArray whose header (stamp, frame_id) is the source image's."""
+    out = Detection2DArray(header=header)
+    boxes = dets.boxes.astype(np.float64)
+    centres = (boxes[:, :2] + boxes[:, 2:]) * 0.5
+    sizes = boxes[:, 2:] - boxes[:, :2]
+    scores = dets.scores.astype(np.float64).tolist()
+    ids = dets.class_ids.tolist()
+    for i, class_index in enumerate(ids):
+        det = Detection2D(header=header)
+        det.bbox.center.position.x = float(centres[i, 0])
+        det.bbox.center.position.y = float(centres[i, 1])
+        det.bbox.size_x = float(sizes[i, 0])
+        det.bbox.size_y = float(sizes[i, 1])
+        hyp = ObjectHypothesisWithPose()
+        if class_id_mode == 'name' and 0 <= class_index < len(labels):
+            hyp.hypothesis.class_id = labels[class_index]
+        else:
+            hyp.hypothesis.class_id = str(class_index)
+        hyp.hypothesis.score = scores[i]
+        det.results.append(hyp)
+        out.detections.append(det)
+    return out
+
+
+def detections_from_msg(msg: Detection2DArray, labels: Sequence[str] = ()) -> Detections:
+    """Read a Detection2DArray back into arrays (class names are mapped through ``labels``)."""
+    index = {name: i for i, name in enumerate(labels)}
+    n = len(msg.detections)
+    boxes = np.zeros((n, 4), np.float32)
+    scores = np.zeros(n, np.float32)
+    class_ids = np.full(n, -1, np.int32)
+    for i, det in enumerate(msg.detections):
+        cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
+        w, h = det.bbox.size_x, det.bbox.size_y
+        boxes[i] = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        if det.results:
+            best = max(det.results, key=lambda r: r.hypothesis.score)
+            scores[i] = best.hypothesis.score
+            cid = best.hypothesis.class_id
+            class_ids[i] = index.get(cid, int(cid) if cid.lstrip('-').isdigit() else -1)
+    return Detections(boxes, scores, class_ids)
+
+
+def label_info_msg(labels: Sequence[str], threshold: float, header: Header) -> LabelInfo:
+    """Class map and score threshold, published once per configuration."""
+    msg = LabelInfo(header=header, threshold=float(threshold))
+    msg.class_map = [VisionClass(class_id=i, class_name=name) for i, name in enumerate(labels)]
+    return msg
+
+
+def image_to_msg(image: np.ndarray, header: Header, encoding: str = 'bgr8') -> Image:
+    """Wrap a contiguous HxWx3 uint8 array as a sensor_msgs/Image."""
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    channels = image.shape[2] if image.ndim == 3 else 1
+    msg = Image(header=header, height=height, width=width, encoding=encoding, is_bigendian=0)
+    msg.step = width * channels * image.itemsize
+    msg.data = image.tobytes()
+    return msg
+
+
+_PALETTE = np.array(
+    [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207),
+     (10, 249, 72), (23, 204, 146), (134, 219, 61), (52, 147, 26), (187, 212, 0)],
+    dtype=np.uint8,
+)
+
+
+def draw_detections(bgr: np.ndarray, dets: Detections, labels: Sequence[str]) -> np.ndarray:
+    """Return a copy of ``bgr`` with boxes and ``label score`` captions drawn."""
+    canvas = np.array(bgr, copy=True)
+    for box, score, cid in zip(dets.boxes.astype(int), dets.scores, dets.class_ids, strict=True):
+        colour = tuple(int(c) for c in _PALETTE[int(cid) % len(_PALETTE)])
+        x1, y1, x2, y2 = (int(v) for v in box)
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2)
+        name = labels[cid] if 0 <= cid < len(labels) else str(int(cid))
+        cv2.putText(canvas, f'{name} {score:.2f}', (x1, max(y1 - 4, 10)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,33 @@
+"""Model outputs to :class:`~edge_infer_ros.detections.Detections`, one decoder per head layout.
+
+Use :func:`select_decoder` once per model, then ``decoder.decode(outputs, transform, cfg)`` per
+image; formats that need extra model inputs (official RT-DETR) provide them through
+``decoder.extra_inputs(transform)``.
+"""
+
+from edge_infer_ros.decoders.base import Decoder, TensorInfo
+from edge_infer_ros.decoders.dense import (
+    End2EndDecoder,
+    RtDetrUltralyticsDecoder,
+    YoloV5Decoder,
+    YoloV8Decoder,
+)
+from edge_infer_ros.decoders.named import (
+    EfficientNmsDecoder,
+    RtDetrOfficialDecoder,
+    TorchvisionDecoder,
+)
+from edge_infer_ros.decoders.select import select_decoder
+
+__all__ = [
+    'Decoder',
+    'EfficientNmsDecoder',
+    'End2EndDecoder',
+    'RtDetrOfficialDecoder',
+    'RtDetrUltralyticsDecoder',
+    'TensorInfo',
+    'TorchvisionDecoder',
+    'YoloV5Decoder',
+    'YoloV8Decoder',
+    'select_decoder',
+]

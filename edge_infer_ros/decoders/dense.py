@@ -1,0 +1,176 @@
+"""Decoders for single-tensor detection heads: YOLOv8/11, YOLOv5/7, end-to-end YOLO, RT-DETR.
+
+Dense heads (YOLOv8, YOLOv5) are thresholded before anything else: one vectorised maximum over
+the class scores (or the objectness column) picks the few candidates, and only those get their
+boxes decoded, their class argmax taken and NMS run. The conventional route (transpose and
+argmax all 8400 anchors) does ~10x the memory traffic for the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edge_infer_ros.config import DecoderConfig
+from edge_infer_ros.decoders.base import (
+    Decoder,
+    best_class,
+    cxcywh_to_xyxy,
+    finish,
+    take_batch,
+)
+from edge_infer_ros.detections import Detections
+from edge_infer_ros.errors import DecoderError
+from edge_infer_ros.nms import top_k_indices
+from edge_infer_ros.preprocess import LetterboxTransform
+
+__all__ = ['End2EndDecoder', 'RtDetrUltralyticsDecoder', 'YoloV5Decoder', 'YoloV8Decoder']
+
+
+def _as_float32(arr: np.ndarray) -> NDArray[Any]:
+    """Return float32 data; float16 reductions in numpy are ~20x slower than one cast."""
+    return arr if arr.dtype == np.float32 else arr.astype(np.float32)
+
+
+class _SingleOutput(Decoder):
+    """A head read from one output tensor, ``index`` in the session's outputs."""
+
+    def __init__(self, index: int = 0, num_classes: int | None = None) -> None:
+        """Remember which output to read and, if known, how many classes the model has.
+
+        ``num_classes`` (from the model's ``names`` metadata) lets extra trailing channels, such
+        as segmentation mask coefficients, be ignored.
+        """
+        self.index = index
+        self.num_classes = num_classes
+
+    def _output(self, outputs: Sequence[NDArray[Any]]) -> NDArray[Any]:
+        if not 0 <= self.index < len(outputs):
+            msg = f'{self.name} decoder reads output #{self.index!r} of {len(outputs)!r} outputs.'
+            raise DecoderError(msg)
+        return np.asarray(outputs[self.index])
+
+    def _classes(self, channels: int, fixed: int) -> int:
+        """Return the class count given the channel count and the non-class channels."""
+        nc = channels - fixed
+        if self.num_classes is not None and 0 < self.num_classes <= nc:
+            nc = self.num_classes
+        if nc < 1:
+            msg = (
+                f'{self.name} output has {channels!r} channels per candidate, fewer than the '
+                f'{fixed + 1!r} needed for one class.'
+            )
+            raise DecoderError(msg)
+        return nc
+
+
+class YoloV8Decoder(_SingleOutput):
+    """YOLOv8/YOLO11 (Ultralytics): ``[B, 4 + nc, N]``, cx cy w h input pixels, sigmoid scores."""
+
+    name = 'yolov8'
+
+    def __init__(
+        self, index: int = 0, num_classes: int | None = None, *, channels_last: bool = False
+    ) -> None:
+        """Like the base class; ``channels_last`` reads transposed ``[B, N, 4 + nc]`` exports."""
+        super().__init__(index, num_classes)
+        self.channels_last = channels_last
+
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode`."""
+        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
+        if self.channels_last:
+            pred = pred.T
+        nc = self._classes(pred.shape[0], 4)
+        scores = _as_float32(pred[4:4 + nc])
+        best, _ = (
+            best_class(scores, cfg, nc, axis=0) if cfg.class_filter
+            else (scores.max(axis=0), None)
+        )
+        cand = np.flatnonzero(best >= cfg.confidence_threshold)
+        if 0 < cfg.pre_nms_top_k < cand.size:
+            cand = cand[top_k_indices(best[cand], cfg.pre_nms_top_k)]
+        conf, cls = best_class(scores[:, cand], cfg, nc, axis=0)
+        boxes = cxcywh_to_xyxy(pred[:4, cand].T)
+        return finish(boxes, conf, cls, transform, cfg, apply_nms=True)
+
+
+class YoloV5Decoder(_SingleOutput):
+    """YOLOv5/YOLOv7: ``[B, N, 5 + nc]``, cx cy w h, objectness, class scores (all sigmoid)."""
+
+    name = 'yolov5'
+
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode`."""
+        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
+        nc = self._classes(pred.shape[1], 5)
+        # Class scores are at most 1, so objectness alone bounds the final score.
+        cand = np.flatnonzero(pred[:, 4] >= cfg.confidence_threshold)
+        rows = _as_float32(pred[cand, : 5 + nc])
+        conf, cls = best_class(rows[:, 5:] * rows[:, 4:5], cfg, nc, axis=1)
+        keep = np.flatnonzero(conf >= cfg.confidence_threshold)
+        if 0 < cfg.pre_nms_top_k < keep.size:
+            keep = keep[top_k_indices(conf[keep], cfg.pre_nms_top_k)]
+        boxes = cxcywh_to_xyxy(rows[keep, :4])
+        return finish(boxes, conf[keep], cls[keep], transform, cfg, apply_nms=True)
+
+
+class End2EndDecoder(_SingleOutput):
+    """NMS-free YOLO (YOLOv10, YOLO26, Ultralytics ``nms=True``): ``[B, K, 6]`` boxes xyxy."""
+
+    name = 'end2end'
+
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode`."""
+        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
+        if pred.shape[1] < 6:
+            msg = f'end2end rows need 6 values (x1 y1 x2 y2 score class), got {pred.shape!r}.'
+            raise DecoderError(msg)
+        cand = np.flatnonzero(pred[:, 4] >= cfg.confidence_threshold)
+        rows = _as_float32(pred[cand, :6])
+        cls = np.rint(rows[:, 5]).astype(np.int32)
+        return finish(rows[:, :4], rows[:, 4], cls, transform, cfg, apply_nms=False)
+
+
+class RtDetrUltralyticsDecoder(_SingleOutput):
+    """RT-DETR exported by Ultralytics: ``[B, Q, 4 + nc]``, cx cy w h normalised to the input."""
+
+    name = 'rtdetr_ultralytics'
+
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode`."""
+        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
+        nc = self._classes(pred.shape[1], 4)
+        conf, cls = best_class(_as_float32(pred[:, 4:4 + nc]), cfg, nc, axis=1)
+        cand = np.flatnonzero(conf >= cfg.confidence_threshold)
+        boxes = cxcywh_to_xyxy(pred[cand, :4])
+        boxes[:, 0::2] *= transform.input_width
+        boxes[:, 1::2] *= transform.input_height
+        return finish(boxes, conf[cand], cls[cand], transform, cfg, apply_nms=False)

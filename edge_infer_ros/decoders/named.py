@@ -1,0 +1,199 @@
+"""Decoders for heads with named outputs: official RT-DETR/D-FINE, EfficientNMS, torchvision.
+
+These models have already suppressed duplicates (or are NMS-free), so decoding is picking the
+right output for each role, thresholding, filtering and capping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edge_infer_ros.config import DecoderConfig
+from edge_infer_ros.decoders.base import Decoder, TensorInfo, finish, take_batch
+from edge_infer_ros.detections import Detections
+from edge_infer_ros.errors import DecoderError
+from edge_infer_ros.preprocess import LetterboxTransform
+
+__all__ = [
+    'EfficientNmsDecoder',
+    'RtDetrOfficialDecoder',
+    'TorchvisionDecoder',
+    'assign_roles',
+]
+
+# Checked in this order, so 'num_detections' is a count before 'detection_boxes' is boxes.
+_ROLE_WORDS = (
+    ('count', ('num', 'count')),
+    ('boxes', ('box', 'bbox')),
+    ('scores', ('score', 'conf', 'prob')),
+    ('labels', ('label', 'class', 'cls')),
+)
+
+
+def assign_roles(outputs: Sequence[TensorInfo], roles: Sequence[str]) -> dict[str, int] | None:
+    """Map each wanted role to the index of the one output whose name says it, or return None.
+
+    Roles are ``count``, ``boxes``, ``scores`` and ``labels``; names are matched by keywords
+    (``det_boxes``, ``detection_classes``, ``num_dets`` ...). Every output must take a role the
+    format has, and every role exactly one output.
+    """
+    found: dict[str, int] = {}
+    for index, (name, _) in enumerate(outputs):
+        lower = name.lower()
+        role = next((r for r, words in _ROLE_WORDS if any(w in lower for w in words)), None)
+        if role not in roles or role in found:
+            return None
+        found[role] = index
+    return found if set(found) == set(roles) else None
+
+
+class _Named(Decoder):
+    """A decoder reading outputs by role."""
+
+    roles: tuple[str, ...] = ()
+
+    def __init__(self, roles: Mapping[str, int]) -> None:
+        """Remember the output index of each role (see :func:`assign_roles`)."""
+        missing = [r for r in self.roles if r not in roles]
+        if missing:
+            msg = f'{self.name} decoder needs outputs for roles {missing!r}, got {dict(roles)!r}.'
+            raise DecoderError(msg)
+        self.output_roles = dict(roles)
+
+    def _get(self, outputs: Sequence[NDArray[Any]], role: str) -> NDArray[Any]:
+        index = self.output_roles[role]
+        if index >= len(outputs):
+            msg = f'{self.name} decoder reads output #{index!r} of {len(outputs)!r} outputs.'
+            raise DecoderError(msg)
+        return np.asarray(outputs[index])
+
+
+class RtDetrOfficialDecoder(_Named):
+    """RT-DETR / D-FINE official export: extra input ``orig_target_sizes`` [B, 2] int64 (W, H).
+
+    The model scales its boxes by that size itself, so boxes come out in original pixels and are
+    not mapped through the letterbox transform. The official pipeline stretches the image to the
+    input size (``letterbox: false``): then the size passed is exactly the original size. With a
+    letterbox the size passed is the padded canvas in original pixels and the boxes are mapped
+    back to input pixels, then through the transform.
+    """
+
+    name = 'rtdetr_official'
+    roles = ('boxes', 'scores', 'labels')
+
+    def __init__(self, roles: Mapping[str, int], size_input: str = 'orig_target_sizes') -> None:
+        """Remember the output roles and the name of the size input."""
+        super().__init__(roles)
+        self.size_input = size_input
+
+    @property
+    def extra_input_names(self) -> tuple[str, ...]:
+        """The original-size input."""
+        return (self.size_input,)
+
+    @staticmethod
+    def _canvas(transform: LetterboxTransform) -> tuple[int, int]:
+        """Return the model input's extent in original pixels (the original size if unpadded)."""
+        return (
+            round(transform.input_width / transform.scale_x),
+            round(transform.input_height / transform.scale_y),
+        )
+
+    def extra_inputs(
+        self, transform: LetterboxTransform, batch_size: int = 1
+    ) -> dict[str, NDArray[Any]]:
+        """Return ``{size_input: [[W, H]] * batch_size}`` as int64."""
+        size = np.array([self._canvas(transform)], dtype=np.int64)
+        return {self.size_input: np.repeat(size, batch_size, axis=0)}
+
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode`."""
+        boxes = take_batch(self._get(outputs, 'boxes'), batch_index, 3, 'rtdetr_official boxes')
+        scores = take_batch(self._get(outputs, 'scores'), batch_index, 2, 'rtdetr_official scores')
+        labels = take_batch(self._get(outputs, 'labels'), batch_index, 2, 'rtdetr_official labels')
+        width, height = self._canvas(transform)
+        if (width, height) == (transform.orig_width, transform.orig_height) and not (
+            transform.pad_x or transform.pad_y
+        ):
+            return finish(
+                boxes, scores, labels, transform, cfg, apply_nms=False, input_pixels=False
+            )
+        # Letterboxed: the model scaled by the canvas size we passed; undo that exactly.
+        boxes = np.array(boxes, dtype=np.float32).reshape(-1, 4)
+        boxes[:, 0::2] *= transform.input_width / width
+        boxes[:, 1::2] *= transform.input_height / height
+        return finish(boxes, scores, labels, transform, cfg, apply_nms=False)
+
+
+class EfficientNmsDecoder(_Named):
+    """TensorRT EfficientNMS plugin: count [B, 1], boxes [B, K, 4] xyxy, scores, classes."""
+
+    name = 'efficient_nms'
+    roles = ('count', 'boxes', 'scores', 'labels')
+
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode`."""
+        count = np.asarray(self._get(outputs, 'count'))
+        if count.ndim == 0 or count.shape[0] <= batch_index:
+            msg = f'efficient_nms count output {count.shape!r} has no batch {batch_index!r}.'
+            raise DecoderError(msg)
+        boxes = take_batch(self._get(outputs, 'boxes'), batch_index, 3, 'efficient_nms boxes')
+        scores = take_batch(self._get(outputs, 'scores'), batch_index, 2, 'efficient_nms scores')
+        labels = take_batch(self._get(outputs, 'labels'), batch_index, 2, 'efficient_nms classes')
+        n = int(np.clip(count.reshape(count.shape[0], -1)[batch_index, 0], 0, scores.shape[0]))
+        return finish(boxes[:n], scores[:n], labels[:n], transform, cfg, apply_nms=False)
+
+
+class TorchvisionDecoder(_Named):
+    """torchvision detection models: boxes [N, 4] xyxy in input pixels, labels [N], scores [N].
+
+    torchvision reports its own label ids (COCO models: 1..90 with 0 as background); pair them
+    with a matching labels file.
+    """
+
+    name = 'torchvision'
+    roles = ('boxes', 'scores', 'labels')
+
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode` (unbatched outputs are image 0)."""
+        boxes = self._get(outputs, 'boxes')
+        scores = self._get(outputs, 'scores')
+        labels = self._get(outputs, 'labels')
+        if boxes.ndim == 3:
+            boxes = take_batch(boxes, batch_index, 3, 'torchvision boxes')
+            scores = take_batch(scores, batch_index, 2, 'torchvision scores')
+            labels = take_batch(labels, batch_index, 2, 'torchvision labels')
+        elif batch_index != 0:
+            msg = f'torchvision outputs are unbatched; batch_index must be 0, got {batch_index!r}.'
+            raise DecoderError(msg)
+        if boxes.ndim != 2 or boxes.shape[-1] != 4 or not (
+            scores.shape[0] == labels.shape[0] == boxes.shape[0]
+        ):
+            msg = (
+                f'torchvision outputs need boxes [N, 4], scores [N], labels [N]; got '
+                f'{boxes.shape!r}, {scores.shape!r}, {labels.shape!r}.'
+            )
+            raise DecoderError(msg)
+        return finish(boxes, scores, labels, transform, cfg, apply_nms=False)

@@ -1,0 +1,203 @@
+"""Pick the decoder for a model, from the configured ``output_format`` or by looking at it.
+
+``auto`` reads, in order: the input names (an ``orig_target_sizes`` input means the official
+RT-DETR/D-FINE export), the output names (EfficientNMS and torchvision name their outputs), the
+Ultralytics metadata (``description`` names RT-DETR; ``end2end``/``args.nms`` mark NMS-free
+heads) and finally the main output's shape against the anchor counts the input size implies
+(8400 for 640x640 on strides 8/16/32; three times that for anchor-based YOLOv5/v7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import math
+
+from edge_infer_ros.config import OUTPUT_FORMATS
+from edge_infer_ros.decoders.base import Decoder, Dims, TensorInfo, normalise_dims
+from edge_infer_ros.decoders.dense import (
+    End2EndDecoder,
+    RtDetrUltralyticsDecoder,
+    YoloV5Decoder,
+    YoloV8Decoder,
+)
+from edge_infer_ros.decoders.named import (
+    EfficientNmsDecoder,
+    RtDetrOfficialDecoder,
+    TorchvisionDecoder,
+    assign_roles,
+)
+from edge_infer_ros.errors import ConfigError, DecoderError
+from edge_infer_ros.labels import class_names_from_metadata
+
+__all__ = ['select_decoder']
+
+_MAX_QUERIES = 1000  # NMS-free heads emit at most this many rows (300 in practice).
+_SINGLE = {
+    'yolov8': YoloV8Decoder,
+    'yolov5': YoloV5Decoder,
+    'end2end': End2EndDecoder,
+    'rtdetr_ultralytics': RtDetrUltralyticsDecoder,
+}
+_NAMED_ROLES = {
+    'rtdetr_official': ('boxes', 'scores', 'labels'),
+    'efficient_nms': ('count', 'boxes', 'scores', 'labels'),
+    'torchvision': ('boxes', 'scores', 'labels'),
+}
+
+
+def _fmt(tensors: Sequence[TensorInfo]) -> str:
+    return ', '.join(
+        f'{name!r} [{", ".join("?" if d is None else str(d) for d in dims)}]'
+        for name, dims in tensors
+    )
+
+
+def _unknown(outputs: Sequence[TensorInfo], why: str) -> DecoderError:
+    known = ', '.join(f for f in OUTPUT_FORMATS if f != 'auto')
+    msg = (
+        f'Cannot decode a model with outputs {_fmt(outputs)} ({why}); set output_format to one '
+        f'of {known}.'
+    )
+    return DecoderError(msg)
+
+
+def _image_size(inputs: Sequence[TensorInfo]) -> tuple[int | None, int | None]:
+    for _, dims in inputs:
+        if len(dims) == 4:
+            return dims[2], dims[3]
+    return None, None
+
+
+def _anchor_counts(height: int | None, width: int | None) -> set[int]:
+    """Anchor-free cell counts for P3-P5 and P3-P6 heads at this input size (empty if dynamic)."""
+    if height is None or width is None:
+        return set()
+    cells = [math.ceil(height / s) * math.ceil(width / s) for s in (8, 16, 32, 64)]
+    return {sum(cells[:3]), sum(cells)}
+
+
+def _size_input(inputs: Sequence[TensorInfo]) -> str | None:
+    for name, dims in inputs:
+        lower = name.lower()
+        if 'orig_target_sizes' in lower or (
+            'size' in lower and len(dims) == 2 and dims[1] in (2, None)
+        ):
+            return name
+    return None
+
+
+def _main_output(outputs: Sequence[TensorInfo]) -> int | None:
+    return next((i for i, (_, dims) in enumerate(outputs) if len(dims) == 3), None)
+
+
+def _named(fmt: str, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo]) -> Decoder:
+    roles = assign_roles(outputs, _NAMED_ROLES[fmt])
+    if roles is None:
+        raise _unknown(outputs, f'{fmt} needs outputs named for {", ".join(_NAMED_ROLES[fmt])}')
+    if fmt == 'rtdetr_official':
+        size = _size_input(inputs)
+        if size is None:
+            raise _unknown(outputs, 'rtdetr_official needs an orig_target_sizes input')
+        return RtDetrOfficialDecoder(roles, size)
+    return EfficientNmsDecoder(roles) if fmt == 'efficient_nms' else TorchvisionDecoder(roles)
+
+
+def _guess_single(
+    dims: Dims, inputs: Sequence[TensorInfo], metadata: Mapping[str, str]
+) -> tuple[str, str, bool]:
+    """Return (format, reason, channels_last) for a 3-D output shape, or ('', why, False)."""
+    _, a, c = dims
+    description = metadata.get('description', '').lower()
+    end2end_meta = metadata.get('end2end', '').lower() == 'true' or (
+        "'nms': true" in metadata.get('args', '').lower()
+    )
+    rows_last = c is not None and (a is None or a > c)
+    if rows_last and ('rtdetr' in description or 'rt-detr' in description):
+        return 'rtdetr_ultralytics', 'metadata description names RT-DETR', False
+    if rows_last and c is not None and c >= 6 and end2end_meta:
+        return 'end2end', 'metadata marks an end-to-end (NMS-free) export', False
+    anchors = _anchor_counts(*_image_size(inputs))
+    if a is not None and a >= 5 and (c is None or a < c):
+        known = f'{c!r} anchors' if c is not None else 'dynamic anchors'
+        return 'yolov8', f'channels-first [B, 4 + {a - 4!r} classes, {known}]', False
+    if not rows_last or c is None:
+        return '', 'unrecognised shape', False
+    if a is None:
+        return 'yolov5', f'dynamic candidates with {c!r} values each [B, N, 5 + nc]', False
+    if a in {3 * n for n in anchors}:
+        return 'yolov5', f'{a!r} rows = 3 anchors x cells of the input [B, N, 5 + nc]', False
+    if a in anchors and c >= 5:
+        return 'yolov8', f'channels-last [B, {a!r} anchors, 4 + {c - 4!r} classes]', True
+    if a <= _MAX_QUERIES and c == 6:
+        return 'end2end', f'{a!r} rows of x1 y1 x2 y2 score class [B, K, 6]', False
+    if a <= _MAX_QUERIES and c >= 5:
+        why = f'{a!r} queries of 4 + {c - 4!r} classes [B, Q, 4 + nc]'
+        return 'rtdetr_ultralytics', why, False
+    if c >= 6:
+        return 'yolov5', f'{a!r} candidates of {c!r} values [B, N, 5 + nc]', False
+    return '', 'unrecognised shape', False
+
+
+def select_decoder(
+    output_format: str,
+    inputs: Sequence[tuple[str, Sequence[object]]],
+    outputs: Sequence[tuple[str, Sequence[object]]],
+    metadata: Mapping[str, str] | None = None,
+) -> tuple[Decoder, str]:
+    """Build the decoder for a model and say why it was chosen.
+
+    Args:
+        output_format: one of ``config.OUTPUT_FORMATS``; ``'auto'`` inspects the model.
+        inputs: (name, shape) of each model input; shapes may hold None/strings for dynamic dims.
+        outputs: (name, shape) of each model output, in session order.
+        metadata: the model's custom metadata (``onnxruntime`` ``custom_metadata_map``).
+
+    Returns:
+        The decoder and a short human-readable reason.
+
+    Raises:
+        ConfigError: ``output_format`` is not a known format.
+        DecoderError: the outputs do not fit the format, or ``auto`` recognises none.
+    """
+    if output_format not in OUTPUT_FORMATS:
+        msg = f'output_format {output_format!r} is not one of {", ".join(OUTPUT_FORMATS)}.'
+        raise ConfigError(msg)
+    ins = [(str(n), normalise_dims(s)) for n, s in inputs]
+    outs = [(str(n), normalise_dims(s)) for n, s in outputs]
+    meta = dict(metadata or {})
+    names = class_names_from_metadata(meta)
+    num_classes = len(names) if names is not None else None
+    if output_format in _NAMED_ROLES:
+        return _named(output_format, ins, outs), f'output_format {output_format!r} configured'
+    main = _main_output(outs)
+    if output_format in _SINGLE:
+        if main is None:
+            raise _unknown(outs, f'{output_format} needs a 3-D output')
+        layout = False
+        if output_format == 'yolov8':
+            _, a, c = outs[main][1]
+            layout = a is not None and c is not None and a > c
+        decoder = _build(output_format, main, num_classes, layout)
+        return decoder, f'output_format {output_format!r} configured, reading {outs[main][0]!r}'
+    if _size_input(ins) is not None and assign_roles(outs, _NAMED_ROLES['rtdetr_official']):
+        return _named('rtdetr_official', ins, outs), (
+            f'input {_size_input(ins)!r} and labels/boxes/scores outputs (official RT-DETR/D-FINE)'
+        )
+    for fmt, why in (
+        ('efficient_nms', 'count/boxes/scores/classes outputs (TensorRT EfficientNMS)'),
+        ('torchvision', 'boxes/labels/scores outputs (torchvision detection model)'),
+    ):
+        if assign_roles(outs, _NAMED_ROLES[fmt]) is not None:
+            return _named(fmt, ins, outs), why
+    if main is None:
+        raise _unknown(outs, 'no 3-D output and no recognised output names')
+    fmt, why, channels_last = _guess_single(outs[main][1], ins, meta)
+    if not fmt:
+        raise _unknown(outs, why)
+    return _build(fmt, main, num_classes, channels_last), f'output {outs[main][0]!r}: {why}'
+
+
+def _build(fmt: str, index: int, num_classes: int | None, channels_last: bool) -> Decoder:
+    if fmt == 'yolov8':
+        return YoloV8Decoder(index, num_classes, channels_last=channels_last)
+    return _SINGLE[fmt](index, num_classes)

@@ -1,0 +1,362 @@
+"""``create_engine``: plan, open the session, verify providers, bind buffers, warm up, report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+import logging
+from pathlib import Path
+import re
+import shutil
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+import onnxruntime as ort
+
+from edge_infer_ros.config import EngineConfig
+from edge_infer_ros.engine import cache
+from edge_infer_ros.engine.memory import Workspace, resolve_workspace
+from edge_infer_ros.engine.plan import Plan, make_plan
+from edge_infer_ros.engine.session import (
+    CPU,
+    CUDA,
+    GPU_PROVIDERS,
+    ORT_PROVIDERS,
+    TRT,
+    Bindings,
+    SessionOutcome,
+    open_session,
+)
+from edge_infer_ros.engine.trt_options import check_trt_options
+from edge_infer_ros.engine.warmup import WarmupReport, fill_realistic, warm_up
+from edge_infer_ros.errors import EngineError
+
+__all__ = ['Engine', 'EngineStatus', 'LOGGER_NAME', 'TensorSpec', 'cache_key', 'create_engine']
+
+LOGGER_NAME = 'edge_infer_ros.engine'
+_LOG = logging.getLogger(LOGGER_NAME)
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A bound tensor: name, shape (-1 where the size depends on the data) and numpy dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """What was asked for and what actually runs; the node publishes this in diagnostics.
+
+    ``cache_hit`` is None when no TensorRT engine is involved. ``build_seconds`` is the session
+    creation time (TensorRT builds or loads its engine there); the first inference is timed in
+    ``warmup``.
+    """
+
+    requested_providers: tuple[str, ...]
+    active_providers: tuple[str, ...]
+    fallback: bool
+    fallback_reason: str
+    precision: str
+    effective_precision: str
+    cache_key: str
+    cache_dir: str
+    cache_hit: bool | None
+    build_seconds: float
+    warmup: WarmupReport | None
+    workspace_bytes: int
+    workspace_source: str
+    int8_mode: str
+    ep_context_model: str
+
+
+def cache_key(config: EngineConfig) -> str:
+    """The engine cache key of ``config`` on this machine, computed without building.
+
+    Raises:
+        ConfigError, CalibrationError, EngineError: as ``create_engine`` would.
+    """
+    return make_plan(config).key
+
+
+def _trt_options(plan: Plan, workspace: Workspace, folder: Path) -> dict[str, str]:
+    config = plan.config
+    options: dict[str, object] = {
+        'device_id': config.device_id,
+        'trt_max_workspace_size': workspace.bytes,
+        'trt_fp16_enable': config.precision in ('fp16', 'int8'),
+        'trt_int8_enable': config.precision == 'int8',
+        'trt_engine_cache_enable': True,
+        'trt_engine_cache_path': str(folder),
+        'trt_engine_cache_prefix': re.sub(r'\W', '_', plan.key),  # letters, digits, _ only
+        'trt_builder_optimization_level': config.builder_optimization_level,
+        'trt_cuda_graph_enable': config.cuda_graph,
+    }
+    if config.timing_cache:  # shared by all models for one TensorRT version
+        timing = plan.cache_root / '_timing' / f'trt-{plan.components["tensorrt"]}'
+        timing.mkdir(parents=True, exist_ok=True)
+        options |= {'trt_timing_cache_enable': True, 'trt_timing_cache_path': str(timing)}
+    if plan.calibration_table is not None:  # the provider reads it from the cache folder
+        options |= {
+            'trt_int8_calibration_table_name': plan.calibration_table.name,
+            'trt_int8_use_native_calibration_table': plan.native_calibration,
+        }
+    if config.dla_core >= 0:
+        options |= {'trt_dla_enable': True, 'trt_dla_core': config.dla_core}
+    if plan.shapes.profile_min:
+        options |= {
+            'trt_profile_min_shapes': plan.shapes.profile_min,
+            'trt_profile_opt_shapes': plan.shapes.profile_opt,
+            'trt_profile_max_shapes': plan.shapes.profile_max,
+        }
+    if config.export_ep_context:  # the cache path then must be relative to the context model
+        options |= {
+            'trt_dump_ep_context_model': True,
+            'trt_ep_context_file_path': str(folder / f'{plan.key}_ctx.onnx'),
+            'trt_engine_cache_path': '.',
+        }
+    options |= plan.extra_options
+    return check_trt_options(options)
+
+
+def _session_options(config: EngineConfig) -> Callable[[], ort.SessionOptions]:
+    def make() -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        if config.cpu_threads > 0:
+            options.intra_op_num_threads = config.cpu_threads
+        return options
+
+    return make
+
+
+def _ort_dtype(node: ort.NodeArg) -> np.dtype[Any]:
+    match = re.fullmatch(r'tensor\((\w+)\)', node.type)
+    name = {'float': 'float32', 'double': 'float64'}.get(match[1], match[1]) if match else ''
+    try:
+        return np.dtype(name)
+    except TypeError as err:
+        msg = f'output {node.name!r} has type {node.type!r}, which cannot be bound to numpy'
+        raise EngineError(msg) from err
+
+
+def _concrete(dims: list[Any] | None, symbols: dict[str, int]) -> tuple[int, ...] | None:
+    resolved = [symbols.get(d) if isinstance(d, str) else d for d in dims or [None]]
+    ints = tuple(d for d in resolved if isinstance(d, int) and d >= 0)
+    return ints if dims is not None and len(ints) == len(resolved) else None
+
+
+def _outputs(
+    plan: Plan, session: ort.InferenceSession
+) -> list[tuple[str, tuple[int, ...] | None, np.dtype[Any]]]:
+    """Name, concrete shape (None: decided by the data) and dtype of each output.
+
+    ORT's session already carries inferred shapes for static inputs; for dynamic models a probe
+    session with the bound dims as free-dimension overrides lets ORT infer the rest.
+    """
+    symbols = plan.shapes.symbols
+    nodes = session.get_outputs()
+    shapes = [_concrete(node.shape, symbols) for node in nodes]
+    if None in shapes and symbols:
+        probe = ort.SessionOptions()
+        probe.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        for name, value in symbols.items():
+            probe.add_free_dimension_override_by_name(name, value)
+        try:
+            inferred = ort.InferenceSession(plan.config.model_path, probe, providers=[CPU])
+        except Exception:  # noqa: BLE001 - e.g. TensorRT plugin ops: keep ORT-allocated outputs
+            inferred = None
+        if inferred is not None:
+            for index, node in enumerate(inferred.get_outputs()):
+                if shapes[index] is None:
+                    shapes[index] = _concrete(node.shape, symbols)
+    return [(n.name, shape, _ort_dtype(n)) for n, shape in zip(nodes, shapes, strict=True)]
+
+
+def _effective_precision(plan: Plan, active: tuple[str, ...]) -> str:
+    if TRT in active:
+        return plan.config.precision
+    if plan.model.has_qdq:
+        return 'int8 (Q/DQ)'
+    return 'fp16' if plan.model.inputs[0].dtype_name == 'float16' else 'fp32'
+
+
+class Engine:
+    """An ONNX Runtime session with preallocated IO buffers; not thread-safe (one binding).
+
+    Write preprocessed input straight into ``input_buffer()`` (zero copy), then call ``run()``.
+    The returned arrays are the engine's own output buffers, overwritten by the next ``run()``:
+    copy whatever you keep.
+    """
+
+    def __init__(
+        self, outcome: SessionOutcome, bindings: Bindings, inputs: list[TensorSpec],
+        outputs: list[TensorSpec], status: EngineStatus,
+    ) -> None:
+        self._session: ort.InferenceSession | None = outcome.session
+        self._bindings = bindings
+        self.inputs = inputs
+        self.outputs = outputs
+        self.metadata: dict[str, str] = dict(outcome.session.get_modelmeta().custom_metadata_map)
+        self.status = status
+
+    def input_buffer(self, name: str | None = None) -> NDArray[Any]:
+        """The preallocated buffer of an input (default: the first, the image)."""
+        key = self.inputs[0].name if name is None else name
+        try:
+            return self._bindings.host_inputs[key]
+        except KeyError as err:
+            names = list(self._bindings.host_inputs)
+            msg = f'{key!r} is not an input of the model; inputs are {names!r}'
+            raise EngineError(msg) from err
+
+    def run(self, extra_inputs: Mapping[str, NDArray[Any]] | None = None) -> list[NDArray[Any]]:
+        """Infer on the input buffers; ``extra_inputs`` are copied into their buffers first.
+
+        Returns:
+            One array per model output, views of preallocated buffers (valid until next run).
+
+        Raises:
+            EngineError: the engine is closed, an extra input does not fit, or ORT failed.
+        """
+        if self._session is None:
+            raise EngineError('the engine is closed; create a new one')
+        for name, value in (extra_inputs or {}).items():
+            target = self.input_buffer(name)
+            try:
+                np.copyto(target, value, casting='same_kind')
+            except (ValueError, TypeError) as err:
+                msg = (
+                    f'input {name!r} needs shape {target.shape!r} and dtype {target.dtype}, got '
+                    f'{np.shape(value)!r} {getattr(value, "dtype", type(value).__name__)}'
+                )
+                raise EngineError(msg) from err
+        try:
+            return self._bindings.run()
+        except Exception as err:  # noqa: BLE001 - ORT raises its own pybind exception types
+            msg = f'inference failed on {list(self.status.active_providers)!r}: {err}'
+            raise EngineError(msg) from err
+
+    def close(self) -> None:
+        """Release the session and device buffers; idempotent."""
+        if self._session is not None:
+            self._bindings.release()
+            self._session = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _warn(log: Log | None, message: str) -> None:
+    if log is not None:
+        log(message)
+    else:
+        _LOG.warning(message)
+
+
+def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
+    """Create, verify, bind and warm up an engine as ``config`` says.
+
+    ``log`` receives the warnings that must be seen (provider fallback, untrusted cache);
+    without it they go to the ``edge_infer_ros.engine`` logger, which also gets info messages.
+
+    Raises:
+        ConfigError: an invalid parameter, TensorRT option or shape (before ORT runs).
+        CalibrationError: int8 without a usable calibration table or Q/DQ nodes.
+        ProviderFallbackError: a requested provider is missing and fallback_policy is error.
+        EngineError: the model cannot be loaded or run.
+    """
+    plan = make_plan(config)
+    folder = plan.cache_root / plan.key
+    if not plan.wants_tensorrt:
+        return _build(plan, None, Workspace(0, 'not used'), log)
+    with cache.folder_lock(folder, on_wait=_LOG.info):
+        state = cache.prepare_cache_dir(plan.cache_root, plan.key)
+        if state.manifest is None and state.reason != 'no manifest':
+            _warn(log, f'engine cache {str(folder)!r} not trusted ({state.reason}); rebuilding')
+        if plan.calibration_table is not None:
+            target = folder / plan.calibration_table.name
+            if not target.exists() or target.read_bytes() != plan.calibration_table.read_bytes():
+                shutil.copyfile(plan.calibration_table, target)
+        workspace = resolve_workspace(config.workspace_bytes, config.device_id)
+        return _build(plan, state, workspace, log)
+
+
+def _build(
+    plan: Plan, state: cache.CacheState | None, workspace: Workspace, log: Log | None
+) -> Engine:
+    config = plan.config
+    folder = plan.cache_root / plan.key
+    providers: list[tuple[str, dict[str, str]]] = []
+    for name in config.providers:
+        if name == 'tensorrt':
+            providers.append((TRT, _trt_options(plan, workspace, folder)))
+        elif name == 'cuda':
+            providers.append((CUDA, {'device_id': str(config.device_id)}))
+        else:
+            providers.append((CPU, {}))
+    wanted = [ORT_PROVIDERS[p] for p in config.providers]
+    _LOG.info(f'creating session for {config.model_path!r} with {wanted} (cache key {plan.key})')
+    outcome = open_session(config.model_path, providers, _session_options(config),
+                           config.fallback_policy, config.device_id)
+    if outcome.missing and config.fallback_policy == 'warn':
+        _warn(log, f'PROVIDER FALLBACK: requested {list(outcome.missing)!r} not active, '
+                   f'running on {list(outcome.active)!r}: {outcome.reason}')
+    on_gpu = outcome.active[0] in GPU_PROVIDERS
+    dtypes = {i.name: np.dtype(i.dtype_name) for i in plan.model.inputs}
+    in_specs = [(n, s, dtypes[n]) for n, s in plan.shapes.shapes.items()]
+    out_specs = _outputs(plan, outcome.session)
+    try:
+        bindings = Bindings(outcome.session, in_specs, out_specs, on_gpu=on_gpu,
+                            device_id=config.device_id, cuda_graph=config.cuda_graph and on_gpu)
+        fill_realistic(bindings.host_inputs)
+        report = warm_up(bindings.run, config.warmup_iterations)
+    except Exception as err:  # noqa: BLE001 - ORT raises its own pybind exception types
+        msg = f'warm-up inference failed on {list(outcome.active)!r}: {err}'
+        raise EngineError(msg) from err
+    cache_hit, ep_context = None, ''
+    if state is not None and TRT in outcome.active:
+        after = cache.snapshot(folder)
+        cache_hit = state.hit_after(after)
+        ctx = folder / f'{plan.key}_ctx.onnx'
+        ep_context = str(ctx) if config.export_ep_context and ctx.exists() else ''
+        if after and not cache_hit:  # a fresh build: record what now vouches for the files
+            extra = {'model_path': str(Path(config.model_path).resolve()),
+                     'build_seconds': outcome.seconds, 'providers': list(outcome.active)}
+            record = cache.manifest_record(plan.key, plan.components, folder, extra)
+            cache.write_manifest(folder, record)
+    status = EngineStatus(
+        requested_providers=outcome.requested,
+        active_providers=outcome.active,
+        fallback=bool(outcome.missing),
+        fallback_reason=outcome.reason,
+        precision=config.precision,
+        effective_precision=_effective_precision(plan, outcome.active),
+        cache_key=plan.key,
+        cache_dir=str(folder) if state is not None else '',
+        cache_hit=cache_hit,
+        build_seconds=outcome.seconds,
+        warmup=report,
+        workspace_bytes=workspace.bytes,
+        workspace_source=workspace.source,
+        int8_mode=plan.int8_mode,
+        ep_context_model=ep_context,
+    )
+    inputs = [TensorSpec(n, s, d) for n, s, d in in_specs]
+    declared = {node.name: node.shape for node in outcome.session.get_outputs()}
+    outputs = [TensorSpec(n, s if s is not None else _dynamic_shape(declared[n]), d)
+               for n, s, d in out_specs]
+    verdict = {None: 'unused', True: 'hit', False: 'miss'}[cache_hit]
+    _LOG.info(f'engine ready on {list(outcome.active)}: cache {verdict}, '
+              f'session created in {outcome.seconds:.2f} s')
+    return Engine(outcome, bindings, inputs, outputs, status)
+
+
+def _dynamic_shape(dims: list[Any] | None) -> tuple[int, ...]:
+    return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in dims or [None])

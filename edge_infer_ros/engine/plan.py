@@ -1,0 +1,182 @@
+"""Everything decided before a session exists: validation, shapes, int8 mode and the cache key.
+
+Kept apart from session creation so ``cache_key`` (and ``build_engine``) can answer without
+building, and so every configuration error surfaces before ONNX Runtime runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from edge_infer_ros.config import FALLBACK_POLICIES, PRECISIONS, PROVIDERS, EngineConfig
+from edge_infer_ros.engine import gpu
+from edge_infer_ros.engine.cache import compute_key
+from edge_infer_ros.engine.model import ELEM_TYPES, ModelInfo, read_model_info
+from edge_infer_ros.engine.shapes import ShapePlan, format_shape, plan_shapes
+from edge_infer_ros.engine.trt_options import normalize_extra_options
+from edge_infer_ros.errors import CalibrationError, ConfigError
+
+__all__ = ['Plan', 'make_plan']
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated configuration bound to one model file and this machine."""
+
+    config: EngineConfig
+    model: ModelInfo
+    model_sha256: str
+    shapes: ShapePlan
+    extra_options: dict[str, str]
+    int8_mode: str  # '' (not int8), 'table' or 'qdq'
+    calibration_table: Path | None
+    native_calibration: bool
+    components: dict[str, Any]
+    key: str
+
+    @property
+    def wants_tensorrt(self) -> bool:
+        """Whether a TensorRT engine (and so the engine cache) is involved at all."""
+        return 'tensorrt' in self.config.providers
+
+    @property
+    def cache_root(self) -> Path:
+        """The configured engine cache folder, user and variables expanded."""
+        return Path(os.path.expandvars(os.path.expanduser(self.config.engine_cache_path)))
+
+
+def _check_config(config: EngineConfig) -> None:
+    if not config.providers:
+        raise ConfigError("providers is empty; list at least one of 'tensorrt', 'cuda', 'cpu'")
+    for name in config.providers:
+        if name not in PROVIDERS:
+            msg = f'provider {name!r} is not one of {list(PROVIDERS)!r}'
+            raise ConfigError(msg)
+    if len(set(config.providers)) != len(config.providers):
+        msg = f'providers {list(config.providers)!r} names a provider twice'
+        raise ConfigError(msg)
+    choices = (
+        ('precision', config.precision, PRECISIONS),
+        ('fallback_policy', config.fallback_policy, FALLBACK_POLICIES),
+    )
+    for field, value, allowed in choices:
+        if value not in allowed:
+            msg = f'{field} is {value!r}; use one of {list(allowed)!r}'
+            raise ConfigError(msg)
+    limits = (
+        ('builder_optimization_level', config.builder_optimization_level, 0, 5),
+        ('device_id', config.device_id, 0, 1 << 16),
+        ('dla_core', config.dla_core, -1, 15),
+        ('warmup_iterations', config.warmup_iterations, 0, 1 << 20),
+        ('cpu_threads', config.cpu_threads, 0, 1 << 12),
+    )
+    for field, number, low, high in limits:
+        if not low <= number <= high:
+            msg = f'{field} is {number!r}; it must be within [{low}, {high}]'
+            raise ConfigError(msg)
+    if not config.model_path:
+        raise ConfigError('model_path is empty; set it to an ONNX model file')
+    if not Path(config.model_path).is_file():
+        msg = f'model_path {config.model_path!r} is not a file'
+        raise ConfigError(msg)
+
+
+def _calibration(config: EngineConfig, model: ModelInfo) -> tuple[str, Path | None, bool, str]:
+    """Int8 mode, table path, whether it is TensorRT's native format, and its sha256."""
+    if config.precision != 'int8':
+        return '', None, False, ''
+    table = config.int8_calibration_table
+    if model.has_qdq:
+        if table:
+            msg = (
+                f'int8_calibration_table {table!r} is set but the model is Q/DQ-quantised and '
+                'carries its own scales; clear the parameter'
+            )
+            raise CalibrationError(msg)
+        return 'qdq', None, False, ''
+    if not table:
+        msg = (
+            f'precision int8 needs int8_calibration_table for {config.model_path!r}, which has '
+            'no QuantizeLinear/DequantizeLinear nodes; create one with calibrate_int8 or use '
+            'fp16'
+        )
+        raise CalibrationError(msg)
+    path = Path(os.path.expandvars(os.path.expanduser(table)))
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        msg = f'int8_calibration_table {table!r} cannot be read: {err.strerror or err}'
+        raise CalibrationError(msg) from err
+    if not data:
+        msg = f'int8_calibration_table {table!r} is empty'
+        raise CalibrationError(msg)
+    native = data.startswith(b'TRT-')  # TensorRT's own cache: 'TRT-<version>-<calibrator>'
+    if not native and _looks_like_text(data):
+        msg = (
+            f'int8_calibration_table {table!r} is text without a TensorRT header; use the '
+            "'calibration.flatbuffers' file that ONNX Runtime writes, or a native TensorRT cache"
+        )
+        raise CalibrationError(msg)
+    return 'table', path, native, hashlib.sha256(data).hexdigest()
+
+
+def _looks_like_text(data: bytes) -> bool:
+    head = data[:4096]
+    try:
+        text = head.decode('utf-8')
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in '\r\n\t' for ch in text)
+
+
+def _environment(config: EngineConfig) -> dict[str, str]:
+    """Versions and hardware an engine is only valid for (probed only when TensorRT is asked)."""
+    env = {'onnxruntime': ort.__version__, 'tensorrt': 'n/a', 'gpu': 'n/a', 'compute': 'n/a'}
+    if 'tensorrt' in config.providers:
+        env['tensorrt'] = gpu.tensorrt_version()
+        info = gpu.gpu_info(config.device_id)
+        if info is not None:
+            env['gpu'], env['compute'] = info.name, info.compute_capability
+    return env
+
+
+def make_plan(config: EngineConfig) -> Plan:
+    """Validate ``config`` against its model and this machine, and derive the cache key.
+
+    Raises:
+        ConfigError: an invalid value, option or shape, with the parameter to change.
+        CalibrationError: int8 without a usable table (and without Q/DQ nodes).
+        EngineError: the model file is unreadable or not ONNX.
+    """
+    _check_config(config)
+    extra = normalize_extra_options(config.trt_extra_options)
+    model, sha = read_model_info(config.model_path)
+    if not model.inputs:
+        msg = f'model {config.model_path!r} has no inputs to bind'
+        raise ConfigError(msg)
+    for info in model.inputs:
+        if info.elem_type not in ELEM_TYPES:
+            msg = f'input {info.name!r} has ONNX element type {info.elem_type!r}, not bindable'
+            raise ConfigError(msg)
+    profiles = (config.profile_min_shapes, config.profile_opt_shapes, config.profile_max_shapes)
+    shapes = plan_shapes(model.inputs, tuple(config.input_shape), profiles)
+    int8_mode, table, native, table_sha = _calibration(config, model)
+    components: dict[str, Any] = {
+        'model_sha256': sha,
+        'precision': config.precision,
+        'shapes': {name: format_shape(shape) for name, shape in shapes.shapes.items()},
+        'profile': [shapes.profile_min, shapes.profile_opt, shapes.profile_max],
+        'int8': [int8_mode, table_sha, native],
+        'builder_optimization_level': config.builder_optimization_level,
+        'dla_core': config.dla_core,
+        'extra_options': sorted(extra.items()),
+        **_environment(config),
+    }
+    key = compute_key(config.model_path, config.precision, components)
+    return Plan(config, model, sha, shapes, extra, int8_mode, table, native, components, key)

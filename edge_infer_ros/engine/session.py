@@ -1,0 +1,195 @@
+"""Create the ORT session without ORT's silent fallback, and bind preallocated IO buffers.
+
+``InferenceSession`` normally answers any TensorRT error by retrying with the remaining
+providers *and none of the options*, printing to stdout. We pass ``enable_fallback=0`` so the
+error reaches us, keep its text for the status, apply the configured policy, and retry (when
+allowed) with the remaining providers *with* their options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+import re
+import time
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+import onnxruntime as ort
+
+from edge_infer_ros.engine.gpu import diagnose_provider
+from edge_infer_ros.errors import EngineError, ProviderFallbackError
+
+__all__ = [
+    'CPU',
+    'CUDA',
+    'GPU_PROVIDERS',
+    'ORT_PROVIDERS',
+    'TRT',
+    'Bindings',
+    'SessionOutcome',
+    'open_session',
+]
+
+TRT, CUDA, CPU = 'TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider'
+ORT_PROVIDERS = {'tensorrt': TRT, 'cuda': CUDA, 'cpu': CPU}
+GPU_PROVIDERS = (TRT, CUDA)
+
+ProviderList = Sequence[tuple[str, dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class SessionOutcome:
+    """The session and how its providers compare with the request."""
+
+    session: ort.InferenceSession
+    requested: tuple[str, ...]
+    active: tuple[str, ...]
+    missing: tuple[str, ...]
+    reason: str
+    seconds: float
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    """Collapse whitespace and drop ORT's 'file.cc:123 void ns::func(args)' source prefix."""
+    text = re.sub(r'\s+', ' ', text).strip()
+    text = re.sub(r'/\S+\.(?:cc|cpp|h):\d+ [^()]*\([^)]*\) ', '', text)
+    return text if len(text) <= limit else text[: limit - 3] + '...'
+
+
+def _explain(missing: Sequence[str], ort_errors: dict[str, str], device_id: int) -> str:
+    parts = []
+    for name in missing:
+        part = f'{name}: {diagnose_provider(name, device_id)}'
+        if name in ort_errors:
+            part += f' (ONNX Runtime said: {ort_errors[name]})'
+        parts.append(part)
+    return '; '.join(parts)
+
+
+def open_session(
+    model_path: str,
+    providers: ProviderList,
+    make_options: Callable[[], ort.SessionOptions],
+    policy: str,
+    device_id: int = 0,
+) -> SessionOutcome:
+    """Create the session, verify the active providers and apply ``policy``.
+
+    ``error`` raises on any missing provider; ``warn`` and ``allow`` continue with what is
+    active (the caller decides how loudly to report ``reason``).
+
+    Raises:
+        ProviderFallbackError: a requested provider is not active and ``policy`` is ``error``.
+        EngineError: no session could be created at all.
+    """
+    requested = tuple(name for name, _ in providers)
+    remaining = list(providers)
+    ort_errors: dict[str, str] = {}
+    start = time.perf_counter()
+    while True:
+        try:
+            session = ort.InferenceSession(
+                model_path, make_options(), providers=[(n, dict(o)) for n, o in remaining],
+                enable_fallback=0,
+            )
+            break
+        except Exception as err:  # noqa: BLE001 - ORT raises its own pybind exception types
+            culprits = [name for name, _ in remaining if name in GPU_PROVIDERS]
+            if not culprits:
+                detail = _one_line(str(err))
+                msg = f'cannot create an ONNX Runtime session for {model_path!r}: {detail}'
+                raise EngineError(msg) from err
+            ort_errors[culprits[0]] = _one_line(str(err))
+            if policy == 'error':
+                reason = _explain([culprits[0]], ort_errors, device_id)
+                msg = f'requested provider {culprits[0]} failed to start: {reason}'
+                raise ProviderFallbackError(msg) from err
+            remaining = [(n, o) for n, o in remaining if n != culprits[0]] or [(CPU, {})]
+    seconds = time.perf_counter() - start
+    active = tuple(session.get_providers())
+    missing = tuple(name for name in requested if name not in active)
+    reason = _explain(missing, ort_errors, device_id) if missing else ''
+    if missing and policy == 'error':
+        msg = (
+            f'requested provider(s) {list(missing)!r} are not active, only {list(active)!r}: '
+            f'{reason}'
+        )
+        raise ProviderFallbackError(msg)
+    return SessionOutcome(session, requested, active, missing, reason, seconds)
+
+
+class Bindings:
+    """IO binding over buffers allocated once, so ``run`` allocates no tensors.
+
+    Inputs live in host numpy arrays that callers write into. On a GPU provider they are also
+    mirrored in device OrtValues (one host-to-device copy per run, no allocation). Outputs with
+    a known shape are written by ORT straight into host numpy arrays; outputs whose size depends
+    on the data are allocated by ORT per run (unavoidable).
+    """
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        inputs: Sequence[tuple[str, tuple[int, ...], np.dtype[Any]]],
+        outputs: Sequence[tuple[str, tuple[int, ...] | None, np.dtype[Any]]],
+        *,
+        on_gpu: bool,
+        device_id: int = 0,
+        cuda_graph: bool = False,
+    ) -> None:
+        self._session = session
+        self._binding = session.io_binding()
+        self.host_inputs: dict[str, NDArray[Any]] = {}
+        self._device_inputs: list[tuple[ort.OrtValue, NDArray[Any]]] = []
+        for name, shape, dtype in inputs:
+            host = np.zeros(shape, dtype=dtype)
+            self.host_inputs[name] = host
+            if on_gpu:
+                device = ort.OrtValue.ortvalue_from_shape_and_type(shape, dtype, 'cuda', device_id)
+                self._binding.bind_ortvalue_input(name, device)
+                self._device_inputs.append((device, host))
+            else:
+                self._binding.bind_input(name, 'cpu', 0, dtype, shape, host.ctypes.data)
+        self.outputs: list[NDArray[Any]] = []
+        self._dynamic: list[tuple[int, str]] = []
+        self._device_outputs: list[tuple[ort.OrtValue, NDArray[Any]]] = []
+        for index, (name, oshape, dtype) in enumerate(outputs):
+            if oshape is None:
+                self._dynamic.append((index, name))
+                self.outputs.append(np.empty((0,), dtype=dtype))
+                continue
+            host = np.empty(oshape, dtype=dtype)
+            self.outputs.append(host)
+            if cuda_graph:  # CUDA graphs need fixed device addresses for every output
+                device = ort.OrtValue.ortvalue_from_shape_and_type(
+                    oshape, dtype, 'cuda', device_id
+                )
+                self._binding.bind_ortvalue_output(name, device)
+                self._device_outputs.append((device, host))
+            else:
+                self._binding.bind_output(name, 'cpu', 0, dtype, oshape, host.ctypes.data)
+        self._run_options = ort.RunOptions()
+
+    def run(self) -> list[NDArray[Any]]:
+        """Run once on the current input buffers; return the output buffers."""
+        for device, host in self._device_inputs:
+            device.update_inplace(host)
+        for _, name in self._dynamic:  # rebind, or ORT reuses the last run's output as is
+            self._binding.bind_output(name, 'cpu', 0)
+        self._session.run_with_iobinding(self._binding, self._run_options)
+        for device, host in self._device_outputs:
+            np.copyto(host, device.numpy())
+        if self._dynamic:
+            values = self._binding.get_outputs()
+            for index, _ in self._dynamic:
+                self.outputs[index] = values[index].numpy()
+        return list(self.outputs)
+
+    def release(self) -> None:
+        """Drop the binding and device buffers (the host arrays stay valid for their holders)."""
+        self._binding.clear_binding_inputs()
+        self._binding.clear_binding_outputs()
+        self._device_inputs.clear()
+        self._device_outputs.clear()

@@ -1,0 +1,3 @@
+"""Command-line tools that need no ROS graph (``build_engine``)."""
+
+__all__: list[str] = []

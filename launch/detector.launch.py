@@ -1,0 +1,100 @@
+"""Launch the edge_infer_ros detector as a lifecycle node, optionally taking it to active.
+
+Include it from a robot launch file; every argument is listed by
+``ros2 launch edge_infer_ros detector.launch.py --show-args``. Arguments left empty keep the
+value from ``params_file``, so defaults live only in config/detector.yaml.
+"""
+
+from launch import LaunchDescription
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    OpaqueFunction,
+    RegisterEventHandler,
+    SetEnvironmentVariable,
+)
+from launch.conditions import IfCondition, LaunchConfigurationNotEquals
+from launch.events import matches_action
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import LifecycleNode
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
+
+PACKAGE = 'edge_infer_ros'
+# Launch arguments that, when given, override the same-named parameter of params_file.
+OVERRIDES = ('model_path', 'precision', 'engine_cache_path')
+
+
+def generate_launch_description():
+    """Declare the arguments, the DDS profile and the detector."""
+    profile = LaunchConfiguration('dds_profile')
+    use_profile = LaunchConfigurationNotEquals('dds_profile', '')
+    share = FindPackageShare(PACKAGE)
+    args = [
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='Namespace of the detector and its topics.'),
+        DeclareLaunchArgument('node_name', default_value='detector',
+                              description='Name of the detector node.'),
+        DeclareLaunchArgument(
+            'params_file',
+            default_value=PathJoinSubstitution([share, 'config', 'detector.yaml']),
+            description='ROS parameters YAML for the detector.'),
+        DeclareLaunchArgument('model_path', default_value='',
+                              description='ONNX model; empty keeps params_file (or the demo).'),
+        DeclareLaunchArgument('precision', default_value='', choices=['', 'fp32', 'fp16', 'int8'],
+                              description='TensorRT precision; empty keeps params_file.'),
+        DeclareLaunchArgument('engine_cache_path', default_value='',
+                              description='Engine cache folder; empty keeps params_file.'),
+        DeclareLaunchArgument('image_topic', default_value='image_raw',
+                              description='Camera topic remapped onto image_raw.'),
+        DeclareLaunchArgument('autostart', default_value='true', choices=['true', 'false'],
+                              description='Configure, then activate once configure succeeded.'),
+        DeclareLaunchArgument('log_level', default_value='info',
+                              choices=['debug', 'info', 'warn', 'error', 'fatal'],
+                              description='Logging level of the detector.'),
+        DeclareLaunchArgument(
+            'dds_profile',
+            default_value=PathJoinSubstitution([share, 'config', 'fastdds_large_images.xml']),
+            description='Fast DDS profile for large images (shared memory); empty to skip.'),
+    ]
+    return LaunchDescription([
+        *args,
+        # Fast DDS 2.x reads the FASTRTPS_ name, 3.x the FASTDDS_ one.
+        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile, condition=use_profile),
+        SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', profile, condition=use_profile),
+        OpaqueFunction(function=_launch_detector),
+    ])
+
+
+def _launch_detector(context):
+    overrides = {}
+    for name in OVERRIDES:
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            overrides[name] = value
+    node = LifecycleNode(
+        package=PACKAGE,
+        executable='detector_node',
+        name=LaunchConfiguration('node_name'),
+        namespace=LaunchConfiguration('namespace'),
+        parameters=[LaunchConfiguration('params_file'), overrides],
+        remappings=[('image_raw', LaunchConfiguration('image_topic'))],
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+        output='screen',
+    )
+    autostart = IfCondition(LaunchConfiguration('autostart'))
+    configure = EmitEvent(
+        event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                          transition_id=Transition.TRANSITION_CONFIGURE),
+        condition=autostart)
+    # Only the configuring -> inactive edge activates: a manual deactivate stays inactive.
+    activate = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
+            entities=[EmitEvent(event=ChangeState(
+                lifecycle_node_matcher=matches_action(node),
+                transition_id=Transition.TRANSITION_ACTIVATE))]),
+        condition=autostart)
+    return [node, activate, configure]

@@ -1,0 +1,131 @@
+"""Models, images and a detector-under-test for the node tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from decoder_models import constant_model
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+INPUT = 64
+CLASSES = "{0: 'cone', 1: 'ball'}"
+
+# Two objects in model-input pixels (cx, cy, w, h): a cone and a ball.
+OBJECTS = np.array([[32, 32, 16, 16], [10, 10, 8, 8]], np.float32)
+SCORES = np.array([0.9, 0.6], np.float32)
+
+
+def yolov8_output() -> np.ndarray:
+    """A [1, 4 + 2, 100] YOLOv8 head holding OBJECTS, all other anchors empty."""
+    out = np.zeros((1, 6, 100), np.float32)
+    out[0, :4, :2] = OBJECTS.T
+    out[0, 4, 0] = SCORES[0]
+    out[0, 5, 1] = SCORES[1]
+    return out
+
+
+def expected_boxes(width: int, height: int) -> np.ndarray:
+    """OBJECTS as x1y1x2y2 in the pixels of a ``width`` x ``height`` letterboxed image."""
+    scale = min(INPUT / width, INPUT / height)
+    pad_x = (INPUT - round(width * scale)) / 2
+    pad_y = (INPUT - round(height * scale)) / 2
+    xyxy = np.concatenate([OBJECTS[:, :2] - OBJECTS[:, 2:] / 2, OBJECTS[:, :2] + OBJECTS[:, 2:] / 2],
+                          axis=1)
+    xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] - pad_x) / scale
+    xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] - pad_y) / scale
+    xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
+    xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+    return xyxy
+
+
+def write_constant_model(path: Path) -> Path:
+    """The detector model with known output used by most node tests."""
+    path.write_bytes(constant_model({'output0': yolov8_output()},
+                                    input_shape=(1, 3, INPUT, INPUT),
+                                    metadata={'names': CLASSES}))
+    return path
+
+
+def write_slow_model(path: Path, matmuls: int = 12, size: int = 768) -> Path:
+    """Same output as the constant model, after a chain of input-dependent matrix products.
+
+    The products depend on the image (so ONNX Runtime cannot fold them away) and take a large
+    fraction of a second on one CPU thread: long enough to check that services stay responsive.
+    """
+    rng = np.random.default_rng(0)
+    weight = (rng.standard_normal((size, size)) / np.sqrt(size)).astype(np.float32)
+    nodes = [
+        helper.make_node('ReduceMean', ['images'], ['mean'], keepdims=0),
+        helper.make_node('Mul', ['weight', 'mean'], ['x0']),
+    ]
+    for i in range(matmuls):
+        nodes.append(helper.make_node('MatMul', [f'x{i}', 'weight'], [f'x{i + 1}']))
+    nodes += [
+        helper.make_node('ReduceSum', [f'x{matmuls}'], ['total'], keepdims=0),
+        helper.make_node('Mul', ['total', 'zero'], ['nothing']),
+        helper.make_node('Add', ['head', 'nothing'], ['output0']),
+    ]
+    graph = helper.make_graph(
+        nodes, 'slow',
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, INPUT, INPUT])],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, [1, 6, 100])],
+        initializer=[numpy_helper.from_array(weight, 'weight'),
+                     numpy_helper.from_array(np.zeros((), np.float32), 'zero'),
+                     numpy_helper.from_array(yolov8_output(), 'head')],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 10
+    entry = model.metadata_props.add()
+    entry.key, entry.value = 'names', CLASSES
+    onnx.save(model, path)
+    return path
+
+
+def image_msg(width: int = 128, height: int = 96, encoding: str = 'bgr8', stamp: int = 1,
+              frame_id: str = 'cam') -> Any:
+    """A sensor_msgs/Image of a grey gradient, stamped ``stamp`` seconds."""
+    from sensor_msgs.msg import Image
+
+    channels = 1 if encoding == 'mono8' else 3
+    pixels = np.linspace(0, 255, width * height * channels).astype(np.uint8)
+    msg = Image(width=width, height=height, encoding=encoding, step=width * channels)
+    msg.header.stamp.sec = stamp
+    msg.header.frame_id = frame_id
+    msg.data = pixels.tobytes()
+    return msg
+
+
+def detector_params(model: Path, cache: Path, **extra: Any) -> list[Any]:
+    """Parameter overrides for a DetectorNode under test (CPU only, fp32, quick warm-up)."""
+    from rclpy.parameter import Parameter
+
+    values: dict[str, Any] = {
+        'model_path': str(model),
+        'engine_cache_path': str(cache),
+        'providers': ['cpu'],
+        'precision': 'fp32',
+        'warmup_iterations': 1,
+        'diagnostics_period': 0.2,
+    }
+    values.update(extra)
+    return [Parameter(k, value=v) for k, v in values.items()]
+
+
+@contextmanager
+def collecting(graph: Any, msg_type: Any, topic: str, qos: Any = 10) -> Iterator[list[Any]]:
+    """Subscribe a fresh node to ``topic`` and collect what arrives."""
+    from rclpy.node import Node
+
+    node = graph.add(Node(f'collect_{abs(hash((topic, id(msg_type))))}', context=graph.context))
+    got: list[Any] = []
+    node.create_subscription(msg_type, topic, got.append, qos)
+    try:
+        yield got
+    finally:
+        graph.executor.remove_node(node)
+        node.destroy_node()

@@ -1,0 +1,331 @@
+"""Output decoders and class names, on tiny ONNX models run through the real ONNX Runtime."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import json
+
+from decoder_models import constant_model, rtdetr_official_model, run, session, session_io
+import numpy as np
+import pytest
+
+from edge_infer_ros.config import OUTPUT_FORMATS, DecoderConfig, PreprocessConfig
+from edge_infer_ros.decoders import select_decoder
+from edge_infer_ros.errors import ConfigError, DecoderError
+from edge_infer_ros.labels import ClassNames, class_names_from_metadata, resolve_class_names
+from edge_infer_ros.preprocess import LetterboxTransform, Preprocessor
+
+INPUT = 320
+ANCHORS = 40 * 40 + 20 * 20 + 10 * 10  # YOLOv8 cells at 320x320 on strides 8/16/32.
+NC = 3
+ORIG_W, ORIG_H = 500, 300  # Non-square: letterboxed with 64 px bars top and bottom.
+GT_BOXES = np.array(
+    [[50, 40, 200, 160], [300, 100, 480, 290], [10, 10, 60, 50]], np.float32
+)
+GT_CLASSES = np.array([0, 2, 1], np.int32)
+GT_SCORES = np.array([0.9, 0.8, 0.6], np.float32)
+CFG = DecoderConfig()
+
+
+def _transform(letterbox: bool = True) -> LetterboxTransform:
+    pre = Preprocessor(PreprocessConfig(letterbox=letterbox), INPUT, INPUT)
+    return pre.transform_for(ORIG_W, ORIG_H)
+
+
+def _input_cxcywh(boxes: np.ndarray, transform: LetterboxTransform) -> np.ndarray:
+    b = transform.boxes_to_input(boxes)
+    return np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], axis=1)
+
+
+def _noise(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).random(shape, dtype=np.float32) * 0.1).astype(np.float32)
+
+
+def _yolov8(t: LetterboxTransform, batch: int = 1, extra: int = 0) -> np.ndarray:
+    out = _noise((batch, 4 + NC + extra, ANCHORS))
+    out[:, :4] = np.array([160, 160, 20, 20], np.float32)[:, None]
+    cxcywh = _input_cxcywh(GT_BOXES, t)
+    for i, (box, cls, score) in enumerate(zip(cxcywh, GT_CLASSES, GT_SCORES, strict=True)):
+        for dup, (shift, factor) in enumerate(((0.0, 1.0), (2.0, 0.9), (-1.5, 0.8))):
+            col = 100 + 300 * i + dup
+            out[:, :4, col] = box + shift
+            out[:, 4 + cls, col] = score * factor
+    return out
+
+
+def _yolov5(t: LetterboxTransform) -> np.ndarray:
+    v8 = _yolov8(t)[0].T  # (anchors, 4 + nc)
+    out = _noise((3 * ANCHORS, 5 + NC), 1)
+    out[:ANCHORS, :4] = v8[:, :4]
+    hit = v8[:, 4:].max(axis=1) > 0.2
+    out[:ANCHORS, 4] = np.where(hit, 1.0, out[:ANCHORS, 4])
+    out[:ANCHORS, 5:] = v8[:, 4:]
+    return out[None]
+
+
+def _end2end(t: LetterboxTransform) -> np.ndarray:
+    out = np.zeros((1, 300, 6), np.float32)
+    out[0, :3, :4] = t.boxes_to_input(GT_BOXES)
+    out[0, :3, 4] = GT_SCORES
+    out[0, :3, 5] = GT_CLASSES
+    out[0, 3:, 4] = 0.01
+    return out
+
+
+def _rtdetr_ultralytics(t: LetterboxTransform) -> np.ndarray:
+    out = _noise((1, 300, 4 + NC), 2)
+    out[0, 10:13, :4] = _input_cxcywh(GT_BOXES, t) / INPUT
+    out[0, 10:13, 4:] = 0.0
+    out[0, 10 + np.arange(3), 4 + GT_CLASSES] = GT_SCORES
+    return out
+
+
+def _efficient_nms(t: LetterboxTransform) -> dict[str, np.ndarray]:
+    boxes = np.zeros((1, 100, 4), np.float32)
+    boxes[0, :3] = t.boxes_to_input(GT_BOXES)
+    scores = np.zeros((1, 100), np.float32)
+    scores[0, :3] = GT_SCORES
+    scores[0, 3:6] = 0.99  # Past num_dets: must be ignored.
+    classes = np.zeros((1, 100), np.int32)
+    classes[0, :3] = GT_CLASSES
+    return {
+        'num_dets': np.array([[3]], np.int32), 'det_boxes': boxes,
+        'det_scores': scores, 'det_classes': classes,
+    }
+
+
+def _torchvision(t: LetterboxTransform) -> dict[str, np.ndarray]:
+    return {
+        'boxes': t.boxes_to_input(GT_BOXES), 'labels': GT_CLASSES.astype(np.int64),
+        'scores': GT_SCORES.copy(),
+    }
+
+
+def _model(fmt: str, t: LetterboxTransform) -> bytes:
+    single = {'yolov8': _yolov8, 'yolov5': _yolov5, 'end2end': _end2end,
+              'rtdetr_ultralytics': _rtdetr_ultralytics}
+    if fmt in single:
+        return constant_model({'output0': single[fmt](t)})
+    if fmt == 'efficient_nms':
+        return constant_model(_efficient_nms(t))
+    shapes = {'boxes': ['N', 4], 'labels': ['N'], 'scores': ['N']}
+    return constant_model(_torchvision(t), output_shapes=shapes)
+
+
+def _check_gt(dets, atol: float = 0.05, score_tol: float = 1e-6) -> None:
+    order = np.argsort(-GT_SCORES)
+    np.testing.assert_allclose(dets.boxes, GT_BOXES[order], atol=atol)
+    np.testing.assert_array_equal(dets.class_ids, GT_CLASSES[order])
+    np.testing.assert_allclose(dets.scores, GT_SCORES[order], rtol=score_tol)
+    assert dets.boxes.dtype == np.float32 and dets.class_ids.dtype == np.int32
+
+
+FORMATS = ['yolov8', 'yolov5', 'end2end', 'rtdetr_ultralytics', 'efficient_nms', 'torchvision']
+
+
+@pytest.mark.parametrize('fmt', FORMATS)
+def test_auto_selects_and_decodes_to_original_pixels(fmt: str) -> None:
+    t = _transform()
+    sess = session(_model(fmt, t))
+    decoder, reason = select_decoder('auto', *session_io(sess))
+    assert decoder.name == fmt, reason
+    assert reason
+    _check_gt(decoder.decode(run(sess), t, CFG))
+
+
+@pytest.mark.parametrize('fmt', FORMATS)
+def test_explicit_format_decodes_the_same(fmt: str) -> None:
+    t = _transform()
+    sess = session(_model(fmt, t))
+    decoder, reason = select_decoder(fmt, *session_io(sess))
+    assert 'configured' in reason
+    _check_gt(decoder.decode(run(sess), t, CFG))
+
+
+@pytest.mark.parametrize('letterbox', [False, True])
+def test_rtdetr_official_feeds_original_size_and_skips_remapping(letterbox: bool) -> None:
+    t = _transform(letterbox)
+    k = 300
+    norm = np.zeros((1, k, 4), np.float32)
+    norm[0, :3] = t.boxes_to_input(GT_BOXES) / INPUT  # What the network predicts.
+    scores = np.full((1, k), 0.01, np.float32)
+    scores[0, :3] = GT_SCORES
+    labels = np.zeros((1, k), np.int64)
+    labels[0, :3] = GT_CLASSES
+    sess = session(rtdetr_official_model(norm, scores, labels, INPUT))
+    decoder, reason = select_decoder('auto', *session_io(sess))
+    assert decoder.name == 'rtdetr_official', reason
+    extra = decoder.extra_inputs(t)
+    assert set(extra) == set(decoder.extra_input_names) == {'orig_target_sizes'}
+    assert extra['orig_target_sizes'].dtype == np.int64
+    if not letterbox:
+        assert extra['orig_target_sizes'].tolist() == [[ORIG_W, ORIG_H]]
+    _check_gt(decoder.decode(run(sess, extra), t, CFG))
+    assert decoder.extra_inputs(t, batch_size=2)['orig_target_sizes'].shape == (2, 2)
+
+
+def test_nms_suppresses_duplicates_class_aware_or_agnostic() -> None:
+    t = _transform()
+    out = _yolov8(t)
+    # A second class on top of GT box 0: class-aware NMS keeps it, agnostic drops it.
+    col = 2000
+    out[0, :4, col] = _input_cxcywh(GT_BOXES[:1], t)[0]
+    out[0, 4:4 + NC, col] = [0.0, 0.7, 0.0]
+    sess = session(constant_model({'output0': out}))
+    decoder, _ = select_decoder('yolov8', *session_io(sess))
+    aware = decoder.decode(run(sess), t, CFG)
+    agnostic = decoder.decode(run(sess), t, replace(CFG, class_agnostic_nms=True))
+    assert len(aware) == 4 and len(agnostic) == 3
+    assert 1 in aware.class_ids[aware.scores == np.float32(0.7)]
+    _check_gt(agnostic)
+
+
+def test_threshold_class_filter_top_k_and_max_detections() -> None:
+    t = _transform()
+    sess = session(constant_model({'output0': _yolov8(t)}))
+    decoder, _ = select_decoder('auto', *session_io(sess))
+    outputs = run(sess)
+    assert decoder.decode(outputs, t, replace(CFG, confidence_threshold=0.7)).scores.tolist() == (
+        pytest.approx([0.9, 0.8]))
+    only = decoder.decode(outputs, t, replace(CFG, class_filter=(1,)))
+    assert only.class_ids.tolist() == [1]
+    assert len(decoder.decode(outputs, t, replace(CFG, max_detections=2))) == 2
+    # Top-1 before NMS leaves only the best duplicate of the best box.
+    assert len(decoder.decode(outputs, t, replace(CFG, pre_nms_top_k=1))) == 1
+    with pytest.raises(DecoderError, match=r'class_filter \(7,\) is out of range .* 3'):
+        decoder.decode(outputs, t, replace(CFG, class_filter=(7,)))
+
+
+def test_class_filter_is_applied_before_the_best_class() -> None:
+    t = _transform()
+    out = _yolov8(t)
+    out[0, 4 + 1, 100] = 0.95  # Class 1 beats GT class 0 at the first GT box.
+    sess = session(constant_model({'output0': out}))
+    decoder, _ = select_decoder('yolov8', *session_io(sess))
+    dets = decoder.decode(run(sess), t, replace(CFG, class_filter=(0,)))
+    assert dets.class_ids.tolist() == [0]
+    np.testing.assert_allclose(dets.scores, [0.9])
+
+
+def test_batch_index_and_float16_outputs() -> None:
+    t = _transform()
+    out = _yolov8(t, batch=2)
+    out[0, 4:] = 0.0  # Image 0 is empty, image 1 has the objects.
+    sess = session(constant_model({'output0': out.astype(np.float16)},
+                                  input_shape=(2, 3, INPUT, INPUT)))
+    decoder, _ = select_decoder('auto', *session_io(sess))
+    outputs = run(sess)
+    assert outputs[0].dtype == np.float16
+    assert len(decoder.decode(outputs, t, CFG, batch_index=0)) == 0
+    _check_gt(decoder.decode(outputs, t, CFG, batch_index=1), atol=0.3, score_tol=1e-3)
+    with pytest.raises(DecoderError, match='batch_index 2 is out of range'):
+        decoder.decode(outputs, t, CFG, batch_index=2)
+
+
+def test_metadata_class_count_ignores_mask_coefficients() -> None:
+    t = _transform()
+    out = _yolov8(t, extra=32)
+    out[0, 4 + NC:] = 5.0  # Mask coefficients are not scores.
+    names = repr({0: 'person', 1: 'car', 2: 'dog'})
+    sess = session(constant_model(
+        {'output0': out, 'output1': np.zeros((1, 32, 80, 80), np.float32)},
+        metadata={'names': names, 'task': 'segment'},
+    ))
+    decoder, _ = select_decoder('auto', *session_io(sess))
+    _check_gt(decoder.decode(run(sess), t, CFG))
+
+
+def test_metadata_breaks_shape_ties() -> None:
+    images = [('images', [1, 3, INPUT, INPUT])]
+    rows6 = [('output0', [1, 300, 6])]
+    assert select_decoder('auto', images, rows6)[0].name == 'end2end'
+    meta = {'description': 'Ultralytics rtdetr-l model trained on coco.yaml'}
+    assert select_decoder('auto', images, rows6, meta)[0].name == 'rtdetr_ultralytics'
+    meta = {'args': "{'batch': 1, 'nms': True}"}
+    assert select_decoder('auto', images, [('output0', [1, 100, 6])], meta)[0].name == 'end2end'
+
+
+def test_dynamic_and_transposed_shapes() -> None:
+    dynamic = [('images', ['batch', 3, 'height', 'width'])]
+    assert select_decoder('auto', dynamic, [('output0', ['batch', 84, 'anchors'])])[0].name == (
+        'yolov8')
+    assert select_decoder('auto', dynamic, [('output0', ['batch', 'n', 85])])[0].name == 'yolov5'
+    images = [('images', [1, 3, INPUT, INPUT])]
+    decoder, reason = select_decoder('auto', images, [('output0', [1, ANCHORS, 4 + NC])])
+    assert decoder.name == 'yolov8' and 'channels-last' in reason
+    t = _transform()
+    _check_gt(decoder.decode([np.ascontiguousarray(_yolov8(t).transpose(0, 2, 1))], t, CFG))
+
+
+def test_errors_name_outputs_and_formats() -> None:
+    images = [('images', [1, 3, INPUT, INPUT])]
+    with pytest.raises(DecoderError, match=r"'out' \[1, 1000\].*yolov8, yolov5, end2end"):
+        select_decoder('auto', images, [('out', [1, 1000])])
+    with pytest.raises(ConfigError, match="output_format 'yolov9' is not one of auto"):
+        select_decoder('yolov9', images, [('output0', [1, 84, ANCHORS])])
+    with pytest.raises(DecoderError, match='efficient_nms needs outputs named'):
+        select_decoder('efficient_nms', images, [('output0', [1, 84, ANCHORS])])
+    with pytest.raises(DecoderError, match='rtdetr_official needs an orig_target_sizes input'):
+        select_decoder('rtdetr_official', images, [('boxes', [1, 9, 4]), ('scores', [1, 9]),
+                                                   ('labels', [1, 9])])
+    decoder, _ = select_decoder('yolov8', images, [('output0', [1, 84, ANCHORS])])
+    with pytest.raises(DecoderError, match='must have 3 dimensions'):
+        decoder.decode([np.zeros((84, ANCHORS), np.float32)], _transform(), CFG)
+    with pytest.raises(DecoderError, match='fewer than the 5 needed'):
+        decoder.decode([np.zeros((1, 4, 9), np.float32)], _transform(), CFG)
+    assert set(FORMATS) | {'auto', 'rtdetr_official'} == set(OUTPUT_FORMATS)
+
+
+def test_empty_outputs_give_empty_detections() -> None:
+    t = _transform()
+    for fmt, outputs in (
+        ('yolov8', [np.zeros((1, 84, ANCHORS), np.float32)]),
+        ('yolov5', [np.zeros((1, 3 * ANCHORS, 85), np.float32)]),
+        ('end2end', [np.zeros((1, 300, 6), np.float32)]),
+    ):
+        decoder, _ = select_decoder(fmt, [], [('output0', outputs[0].shape)])
+        dets = decoder.decode(outputs, t, CFG)
+        assert len(dets) == 0 and dets.boxes.shape == (0, 4)
+
+
+# --- class names --------------------------------------------------------------------------------
+
+
+def test_class_names_from_files(tmp_path) -> None:
+    txt = tmp_path / 'coco.names'
+    txt.write_text('person\n\nbicycle\n car \n')
+    assert load(txt) == ['person', 'bicycle', 'car']
+    yml = tmp_path / 'data.yaml'
+    yml.write_text('path: ../datasets\nnames:\n  0: cone\n  2: ball\n')
+    assert resolve_class_names(str(yml)).to_list(4) == ['cone', '1', 'ball', '3']
+    js = tmp_path / 'labels.json'
+    js.write_text(json.dumps(['a', 'b']))
+    assert load(js) == ['a', 'b']
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"x": "y"}')
+    with pytest.raises(ConfigError, match="Class id 'x' in .*bad.json.* is not an integer"):
+        resolve_class_names(str(bad))
+    with pytest.raises(ConfigError, match='Cannot read labels file'):
+        resolve_class_names(str(tmp_path / 'missing.txt'))
+    empty = tmp_path / 'empty.txt'
+    empty.write_text('\n')
+    with pytest.raises(ConfigError, match='holds no class names'):
+        resolve_class_names(str(empty))
+
+
+def load(path) -> list[str]:
+    return resolve_class_names(str(path)).to_list()
+
+
+def test_class_names_from_metadata_are_parsed_safely() -> None:
+    meta = {'names': "{0: 'person', 1: 'bicycle'}"}
+    names = class_names_from_metadata(meta)
+    assert names is not None and names.to_list() == ['person', 'bicycle']
+    assert names.name(7) == '7' and names.source == 'metadata'
+    assert class_names_from_metadata({'names': '["a", "b"]'}).to_list() == ['a', 'b']
+    # Never evaluated: a call is not a literal.
+    assert class_names_from_metadata({'names': "__import__('os').getcwd()"}) is None
+    assert class_names_from_metadata({}) is None
+    assert resolve_class_names('', meta).to_list() == ['person', 'bicycle']
+    assert resolve_class_names('', None) == ClassNames()
+    assert resolve_class_names('', None).name(3) == '3'

@@ -1,0 +1,49 @@
+"""1920x1080 frames from another process reach the detector, RELIABLE or best effort."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+from node_fixtures import collecting, detector_params, write_constant_model
+import pytest
+from ros_helpers import LifecycleClient, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+HERE = Path(__file__).resolve().parent
+PROFILE = HERE.parent / 'config' / 'fastdds_large_images.xml'
+
+
+@pytest.mark.parametrize('reliability', ['reliable', 'best_effort'])
+def test_full_hd_from_another_process_is_detected_under_auto(
+    ros_graph, tmp_path, reliability,
+) -> None:
+    from vision_msgs.msg import Detection2DArray
+
+    from edge_infer_ros.node import DetectorNode
+
+    model = write_constant_model(tmp_path / 'const.onnx')
+    node = ros_graph.add(DetectorNode('big_detector', context=ros_graph.context,
+                                      parameter_overrides=detector_params(model, tmp_path)))
+    client = LifecycleClient(ros_graph, '/big_detector')
+    assert client.transition('configure') and client.transition('activate')
+    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(PROFILE))
+    camera = subprocess.Popen(
+        [sys.executable, str(HERE / 'image_publisher.py'), reliability, '1920', '1080', '12'],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with collecting(ros_graph, Detection2DArray, 'detections') as got:
+            assert wait_for(lambda: len(got) >= 5, timeout=25.0), (
+                f'{len(got)} detection messages from a {reliability} 1080p camera')
+        assert got[-1].header.frame_id == 'big_cam'
+        assert len(got[-1].detections) == 2
+        expected = 'reliable' if reliability == 'reliable' else 'best_effort'
+        from edge_infer_ros.qos import describe_reliability
+
+        assert wait_for(lambda: describe_reliability(node._cameras[0].reliability) == expected,
+                        timeout=5.0)
+    finally:
+        camera.kill()
+        camera.wait(timeout=10)

@@ -1,0 +1,250 @@
+"""Export the demo detector to ONNX and measure it the way the package will run it.
+
+Subcommands:
+
+* ``export``: trained checkpoint -> ``models/demo_detector.onnx`` in the Ultralytics YOLOv8
+  layout (input ``images`` [1, 3, S, S] RGB 0..1 letterboxed, output [1, 4 + nc, N] with
+  ``cx cy w h`` in input pixels and sigmoid class scores), IR version 10, Ultralytics-style
+  metadata. Needs torch (tools/requirements-train.txt).
+* ``eval``: mAP@0.5 and mAP@0.5:0.95 (faster-coco-eval) of an ONNX model on held-out generated
+  scenes, plus single-thread CPU latency. Needs no torch.
+
+The data helpers here (letterbox, sample rendering, decoding, NMS, COCO scoring) are shared with
+``train_demo_detector.py`` so that training, evaluation and the shipped model agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+import sys
+import time
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge_infer_ros.scene import CLASS_NAMES, generate_scene  # noqa: E402
+
+IMGSZ = 320
+PAD_VALUE = 114
+EVAL_SEED = 20_251_125  # held-out scenes; training uses other seeds
+EVAL_SIZE = (640, 480)  # the synthetic camera's default resolution
+CONF, IOU = 0.25, 0.45
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A model-ready training or evaluation sample.
+
+    Attributes:
+        image: (S, S, 3) uint8 RGB, letterboxed.
+        boxes: (N, 4) float32 ``x1 y1 x2 y2`` in letterboxed input pixels.
+        class_ids: (N,) int64.
+    """
+
+    image: np.ndarray
+    boxes: np.ndarray
+    class_ids: np.ndarray
+
+
+def letterbox(bgr: np.ndarray, size: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """Resize keeping aspect ratio and pad centred with 114, as the package's preprocessing does.
+
+    Returns:
+        RGB (size, size, 3) uint8, the scale factor and the (left, top) padding.
+    """
+    h, w = bgr.shape[:2]
+    r = min(size / h, size / w)
+    nw, nh = round(w * r), round(h * r)
+    left, top = (size - nw) // 2, (size - nh) // 2
+    out = np.full((size, size, 3), PAD_VALUE, np.uint8)
+    resized = bgr if (nw, nh) == (w, h) else cv2.resize(bgr, (nw, nh),
+                                                       interpolation=cv2.INTER_LINEAR)
+    out[top:top + nh, left:left + nw] = resized[..., ::-1]
+    return out, r, (left, top)
+
+
+def render_sample(seed: list[int], size: int = IMGSZ, camera: tuple[int, int] | None = None
+                  ) -> Sample:
+    """Render one scene and letterbox it.
+
+    Training (``camera`` None) mixes 640x480 camera frames scaled down with scenes rendered
+    directly at the input resolution in several aspect ratios, so the model sees both smooth
+    downscaled and crisp pixels.
+    """
+    rng = np.random.default_rng(seed)
+    if camera is None:
+        if rng.random() < 0.35:
+            camera = EVAL_SIZE
+        else:
+            aw, ah = [(4, 3), (16, 9), (1, 1), (3, 4), (16, 10)][int(rng.integers(5))]
+            k = size / max(aw, ah)
+            camera = (max(16, round(aw * k)), max(16, round(ah * k)))
+    scene = generate_scene(rng, *camera)
+    img, r, (left, top) = letterbox(scene.image, size)
+    boxes = scene.boxes * r + np.array([left, top, left, top], np.float32)
+    return Sample(img, boxes.astype(np.float32), scene.class_ids.astype(np.int64))
+
+
+def decode(output: np.ndarray, conf: float = CONF, iou: float = IOU
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """YOLOv8-layout output [4 + nc, N] -> NMS'd boxes (x1y1x2y2), scores and class ids."""
+    scores_all = output[4:]
+    cls = scores_all.argmax(0)
+    scores = scores_all[cls, np.arange(scores_all.shape[1])]
+    keep = scores >= conf
+    cx, cy, w, h = output[:4, keep]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
+    scores, cls = scores[keep], cls[keep]
+    idx = nms(boxes, scores, cls, iou)
+    return boxes[idx], scores[idx], cls[idx]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, cls: np.ndarray, iou: float) -> np.ndarray:
+    """Class-aware greedy NMS; returns kept indices, best first."""
+    offset = boxes + (cls.astype(np.float32) * 4096.0)[:, None]  # separate classes spatially
+    order = np.argsort(-scores)
+    keep = []
+    area = (offset[:, 2] - offset[:, 0]) * (offset[:, 3] - offset[:, 1])
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(offset[i, 0], offset[rest, 0])
+        yy1 = np.maximum(offset[i, 1], offset[rest, 1])
+        xx2 = np.minimum(offset[i, 2], offset[rest, 2])
+        yy2 = np.minimum(offset[i, 3], offset[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        ov = inter / (area[i] + area[rest] - inter + 1e-9)
+        order = rest[ov <= iou]
+    return np.asarray(keep, np.int64)
+
+
+def coco_map(gts: list[tuple[np.ndarray, np.ndarray]],
+             dets: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """Score detections with faster-coco-eval; returns (mAP@0.5, mAP@0.5:0.95)."""
+    from faster_coco_eval import COCO, COCOeval_faster
+
+    images, anns, results = [], [], []
+    for img_id, ((gb, gc), (db, ds, dc)) in enumerate(zip(gts, dets, strict=True)):
+        images.append({'id': img_id, 'width': IMGSZ, 'height': IMGSZ})
+        for b, c in zip(gb, gc, strict=True):
+            w, h = float(b[2] - b[0]), float(b[3] - b[1])
+            anns.append({'id': len(anns) + 1, 'image_id': img_id, 'category_id': int(c),
+                         'bbox': [float(b[0]), float(b[1]), w, h], 'area': w * h, 'iscrowd': 0})
+        for b, s, c in zip(db, ds, dc, strict=True):
+            results.append({'image_id': img_id, 'category_id': int(c), 'score': float(s),
+                            'bbox': [float(b[0]), float(b[1]), float(b[2] - b[0]),
+                                     float(b[3] - b[1])]})
+    cats = [{'id': i, 'name': n} for i, n in enumerate(CLASS_NAMES)]
+    gt = COCO({'images': images, 'annotations': anns, 'categories': cats})
+    if not results:
+        return 0.0, 0.0
+    ev = COCOeval_faster(gt, gt.loadRes(results), 'bbox')
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    return float(ev.stats[1]), float(ev.stats[0])
+
+
+def eval_samples(n: int, seed: int = EVAL_SEED) -> list[Sample]:
+    """The held-out set: ``n`` 640x480 camera frames from a seed training never uses."""
+    return [render_sample([seed, i], IMGSZ, EVAL_SIZE) for i in range(n)]
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    """Evaluate an ONNX model on held-out scenes and time it on one CPU thread."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(args.model, opts, providers=['CPUExecutionProvider'])
+    name = sess.get_inputs()[0].name
+    samples = eval_samples(args.n, args.seed)
+    gts, dets, times = [], [], []
+    for s in samples:
+        x = (s.image.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
+        t = time.perf_counter()
+        out = sess.run(None, {name: x})[0][0]
+        times.append(time.perf_counter() - t)
+        gts.append((s.boxes, s.class_ids))
+        dets.append(decode(out, args.conf, args.iou))
+    m50, m5095 = coco_map(gts, dets)
+    n_obj = sum(len(g[1]) for g in gts)
+    ms = np.asarray(times[5:]) * 1000
+    print(f'images {len(samples)} objects {n_obj} conf {args.conf} iou {args.iou}')
+    print(f'mAP@0.5 {m50:.4f}  mAP@0.5:0.95 {m5095:.4f}')
+    print(f'CPU 1 thread latency ms: median {np.median(ms):.2f} p90 {np.percentile(ms, 90):.2f}')
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """Export the EMA weights of a checkpoint to ONNX with metadata, then check it in ORT."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from train_demo_detector import ExportWrapper, load_model
+
+    net, info = load_model(args.ckpt)
+    wrapper = ExportWrapper(net, args.imgsz).eval()
+    x = torch.rand(1, 3, args.imgsz, args.imgsz)
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        ref = wrapper(x).numpy()
+        torch.onnx.export(wrapper, (x,), str(out_path), dynamo=False, opset_version=17,
+                          input_names=['images'], output_names=['output0'],
+                          do_constant_folding=True)
+    model = onnx.load(str(out_path))
+    model.ir_version = 10
+    names = dict(enumerate(CLASS_NAMES))
+    meta = {
+        'description': 'edge_infer_ros demo detector (procedural robotics scenes)',
+        'author': 'edge_infer_ros',
+        'license': 'Apache-2.0',
+        'task': 'detect',
+        'stride': '32',
+        'imgsz': str([args.imgsz, args.imgsz]),
+        'names': str(names),
+        'train_steps': str(info.get('step', '')),
+        'train_seed': str(info.get('seed', '')),
+    }
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+    model.producer_name = 'edge_infer_ros'
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out_path))
+    sess = ort.InferenceSession(str(out_path), providers=['CPUExecutionProvider'])
+    got = sess.run(None, {'images': x.numpy()})[0]
+    err = float(np.abs(got - ref).max())
+    parsed = ast.literal_eval(sess.get_modelmeta().custom_metadata_map['names'])
+    print(f'wrote {out_path} ({out_path.stat().st_size / 1e6:.2f} MB) output {got.shape} '
+          f'max |ort - torch| {err:.2e} names {parsed}')
+
+
+def main() -> None:
+    """Parse the command line and run a subcommand."""
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    sub = p.add_subparsers(dest='cmd', required=True)
+    e = sub.add_parser('export', help='checkpoint -> ONNX')
+    e.add_argument('--ckpt', default=str(ROOT / 'build' / 'train' / 'ckpt.pt'))
+    e.add_argument('--out', default=str(ROOT / 'models' / 'demo_detector.onnx'))
+    e.add_argument('--imgsz', type=int, default=IMGSZ)
+    v = sub.add_parser('eval', help='mAP and latency of an ONNX model')
+    v.add_argument('--model', default=str(ROOT / 'models' / 'demo_detector.onnx'))
+    v.add_argument('--n', type=int, default=500)
+    v.add_argument('--seed', type=int, default=EVAL_SEED)
+    v.add_argument('--conf', type=float, default=CONF)
+    v.add_argument('--iou', type=float, default=IOU)
+    args = p.parse_args()
+    {'export': cmd_export, 'eval': cmd_eval}[args.cmd](args)
+
+
+if __name__ == '__main__':
+    main()
