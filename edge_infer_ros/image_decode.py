@@ -52,23 +52,19 @@ class _Layout:
     even_width: bool = False
 
 
-def _packed(channels: int, depth: int, rgb: int | None, bgr: int | None) -> _Layout:
-    return _Layout(channels, depth, rgb, bgr)
-
-
 _LAYOUTS: dict[str, _Layout] = {}
 for _bits, _depth in ((8, 1), (16, 2)):
     _LAYOUTS.update({
-        f'rgb{_bits}': _packed(3, _depth, None, cv2.COLOR_RGB2BGR),
-        f'bgr{_bits}': _packed(3, _depth, cv2.COLOR_BGR2RGB, None),
-        f'rgba{_bits}': _packed(4, _depth, cv2.COLOR_RGBA2RGB, cv2.COLOR_RGBA2BGR),
-        f'bgra{_bits}': _packed(4, _depth, cv2.COLOR_BGRA2RGB, cv2.COLOR_BGRA2BGR),
-        f'mono{_bits}': _packed(1, _depth, cv2.COLOR_GRAY2RGB, cv2.COLOR_GRAY2BGR),
+        f'rgb{_bits}': _Layout(3, _depth, None, cv2.COLOR_RGB2BGR),
+        f'bgr{_bits}': _Layout(3, _depth, cv2.COLOR_BGR2RGB, None),
+        f'rgba{_bits}': _Layout(4, _depth, cv2.COLOR_RGBA2RGB, cv2.COLOR_RGBA2BGR),
+        f'bgra{_bits}': _Layout(4, _depth, cv2.COLOR_BGRA2RGB, cv2.COLOR_BGRA2BGR),
+        f'mono{_bits}': _Layout(1, _depth, cv2.COLOR_GRAY2RGB, cv2.COLOR_GRAY2BGR),
         # OpenCV names Bayer patterns by the second row; cv_bridge maps them the same way.
-        f'bayer_rggb{_bits}': _packed(1, _depth, cv2.COLOR_BayerBG2RGB, cv2.COLOR_BayerBG2BGR),
-        f'bayer_bggr{_bits}': _packed(1, _depth, cv2.COLOR_BayerRG2RGB, cv2.COLOR_BayerRG2BGR),
-        f'bayer_gbrg{_bits}': _packed(1, _depth, cv2.COLOR_BayerGR2RGB, cv2.COLOR_BayerGR2BGR),
-        f'bayer_grbg{_bits}': _packed(1, _depth, cv2.COLOR_BayerGB2RGB, cv2.COLOR_BayerGB2BGR),
+        f'bayer_rggb{_bits}': _Layout(1, _depth, cv2.COLOR_BayerBG2RGB, cv2.COLOR_BayerBG2BGR),
+        f'bayer_bggr{_bits}': _Layout(1, _depth, cv2.COLOR_BayerRG2RGB, cv2.COLOR_BayerRG2BGR),
+        f'bayer_gbrg{_bits}': _Layout(1, _depth, cv2.COLOR_BayerGR2RGB, cv2.COLOR_BayerGR2BGR),
+        f'bayer_grbg{_bits}': _Layout(1, _depth, cv2.COLOR_BayerGB2RGB, cv2.COLOR_BayerGB2BGR),
     })
 _UYVY = _Layout(2, 1, cv2.COLOR_YUV2RGB_UYVY, cv2.COLOR_YUV2BGR_UYVY, even_width=True)
 _YUYV = _Layout(2, 1, cv2.COLOR_YUV2RGB_YUY2, cv2.COLOR_YUV2BGR_YUY2, even_width=True)
@@ -94,24 +90,28 @@ _CHANNEL_ORDERS = ('rgb', 'bgr')
 
 def _layout(encoding: Any) -> _Layout:
     if not isinstance(encoding, str):
-        raise ImageDecodeError(f'Image field encoding must be a string, got {encoding!r}.')
+        msg = f'Image field encoding must be a string, got {encoding!r}.'
+        raise ImageDecodeError(msg)
     layout = _LAYOUTS.get(encoding.strip().lower())
     if layout is None:
-        raise ImageDecodeError(
+        msg = (
             f'Image field encoding {encoding!r} is not supported; use one of '
             f'{", ".join(SUPPORTED_ENCODINGS)}.'
         )
+        raise ImageDecodeError(msg)
     return layout
 
 
 def _check_order(channel_order: str) -> None:
     if channel_order not in _CHANNEL_ORDERS:
-        raise ImageDecodeError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}.")
+        msg = f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}."
+        raise ImageDecodeError(msg)
 
 
 def _check_int(name: str, value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ImageDecodeError(f'Image field {name} must be an integer, got {value!r}.')
+        msg = f'Image field {name} must be an integer, got {value!r}.'
+        raise ImageDecodeError(msg)
     return int(value)
 
 
@@ -120,9 +120,10 @@ def _check_size(height: int, width: int, max_pixels: int) -> None:
         msg = f'Image size must be positive, got height {height!r} and width {width!r}.'
         raise ImageDecodeError(msg)
     if height * width > max_pixels:
-        raise ImageDecodeError(
+        msg = (
             f'Image of {width!r}x{height!r} pixels exceeds the limit of {max_pixels!r} pixels.'
         )
+        raise ImageDecodeError(msg)
 
 
 def _byte_buffer(data: Any, field: str = 'data') -> NDArray[Any]:
@@ -300,7 +301,7 @@ def _codec(fmt: str) -> str:
     return words[0] if words else ''
 
 
-def _header_size(buf: np.ndarray) -> tuple[int, int] | None:
+def _header_size(buf: NDArray[Any]) -> tuple[int, int] | None:
     """Read (width, height) from a PNG or JPEG header, so huge images are refused undecoded."""
     head = buf[:24].tobytes()
     if head.startswith(b'\x89PNG\r\n\x1a\n') and len(head) >= 24:
@@ -345,41 +346,43 @@ def decode_compressed(
     """
     _check_order(channel_order)
     if not isinstance(format, str):
-        raise ImageDecodeError(f'CompressedImage field format must be a string, got {format!r}.')
+        msg = f'CompressedImage field format must be a string, got {format!r}.'
+        raise ImageDecodeError(msg)
     if 'compresseddepth' in format.lower():
-        raise ImageDecodeError(
+        msg = (
             f'CompressedImage format {format!r} (compressedDepth transport) is not supported; '
             'subscribe to the compressed or raw transport.'
         )
+        raise ImageDecodeError(msg)
     codec = _codec(format)
     if codec and codec not in _CODECS:
-        raise ImageDecodeError(
+        msg = (
             f'CompressedImage format {format!r} names codec {codec!r}, which is not one of '
             f'{", ".join(sorted(_CODECS))}.'
         )
+        raise ImageDecodeError(msg)
     buf = _byte_buffer(data)
     if buf.size == 0:
-        raise ImageDecodeError(f'CompressedImage field data is empty (format {format!r}).')
+        msg = f'CompressedImage field data is empty (format {format!r}).'
+        raise ImageDecodeError(msg)
     size = _header_size(buf)
     if size is not None:
         _check_size(size[1], size[0], max_pixels)
+    msg = f'CompressedImage data of {buf.size!r} bytes (format {format!r}) cannot be decoded.'
     try:
         image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     except cv2.error as err:
-        raise ImageDecodeError(
-            f'CompressedImage data of {buf.size!r} bytes (format {format!r}) cannot be decoded.'
-        ) from err
+        raise ImageDecodeError(msg) from err
     if image is None or image.size == 0:
-        raise ImageDecodeError(
-            f'CompressedImage data of {buf.size!r} bytes (format {format!r}) cannot be decoded.'
-        )
+        raise ImageDecodeError(msg)
     _check_size(image.shape[0], image.shape[1], max_pixels)
     channels = 1 if image.ndim == 2 else image.shape[2]
     if image.dtype not in (np.uint8, np.uint16) or channels not in (1, 3, 4):
-        raise ImageDecodeError(
+        msg = (
             f'CompressedImage decoded to {channels!r} channels of {image.dtype.name!r}; only '
             'uint8 or uint16 grey, BGR or BGRA images are supported.'
         )
+        raise ImageDecodeError(msg)
     codes = {
         1: (cv2.COLOR_GRAY2RGB, cv2.COLOR_GRAY2BGR),
         3: (cv2.COLOR_BGR2RGB, None),

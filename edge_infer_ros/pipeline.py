@@ -194,10 +194,12 @@ class DetectionPipeline:
     def summary(self) -> str:
         """One line for the configure log."""
         r = self.report()
+        hit = r['engine_cache_hit']
+        cache = {'True': 'hit', 'False': 'miss (built)'}.get(hit, 'not used (TensorRT inactive)')
         text = (f'provider {r["active_provider"]} (requested {r["requested_providers"]}), '
                 f'precision {r["precision_effective"]}, input {r["input"]}, '
                 f'format {r["output_format"]}, {r["classes"]} classes, '
-                f'engine cache {"hit" if r["engine_cache_hit"] == "True" else r["engine_cache_hit"]}')
+                f'engine cache {cache}')
         if 'warmup_first_run_ms' in r:
             text += f', warm-up first run {r["warmup_first_run_ms"]} ms'
         if 'warmup_steady_ms' in r:

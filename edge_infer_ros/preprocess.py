@@ -5,10 +5,10 @@ scratch image of exactly the resized size, one ``cv2.split`` into preallocated p
 fused per-channel affine conversion per plane (``cv2.addWeighted`` for float32, a 256-entry
 ``cv2.LUT`` for float16) written into the resized region of the caller's buffer. The letterbox
 border is filled with its constant value instead of being converted, and the channel swap is
-free (it only picks which plane goes where). Measured on 1920x1080 -> 640x640 (2 cores), the
-fused float conversion of the resized region takes ~0.3 ms against ~0.9 ms for
-``cv2.dnn.blobFromImage`` plus a copy into the buffer and ~1.0 ms for one numpy multiply through
-a transposed view of the full padded canvas; see ``bench/bench_pipeline.py``.
+free (it only picks which plane goes where). Measured on 1920x1080 -> 640x640 (2 shared cores),
+the fused float conversion of the resized region takes ~0.3 ms (LUT: ~0.4 ms) against 0.9-1.7 ms
+for ``cv2.dnn.blobFromImage`` plus a copy into the buffer and 0.7-1.0 ms for one numpy multiply
+through a transposed view of the full padded canvas; see ``bench/bench_pipeline.py``.
 
 Output value per channel: ``(pixel * scale - mean[c]) / std[c]``, with ``mean``/``std`` given in
 the model's channel order.
@@ -74,14 +74,14 @@ class LetterboxTransform:
             self.clip(out)
         return out
 
-    def boxes_to_input(self, boxes: np.ndarray) -> NDArray[Any]:
+    def boxes_to_input(self, boxes: NDArray[Any]) -> NDArray[Any]:
         """Map (N, 4) boxes from original pixels to input pixels (the inverse; for tests/eval)."""
         out = np.array(boxes, dtype=np.float32).reshape(-1, 4)
         out[:, 0::2] = out[:, 0::2] * self.scale_x + self.pad_x
         out[:, 1::2] = out[:, 1::2] * self.scale_y + self.pad_y
         return out
 
-    def clip(self, boxes: np.ndarray) -> NDArray[Any]:
+    def clip(self, boxes: NDArray[Any]) -> NDArray[Any]:
         """Clip (N, 4) original-pixel boxes to the image in place and return them."""
         np.clip(boxes[:, 0::2], 0.0, float(self.orig_width), out=boxes[:, 0::2])
         np.clip(boxes[:, 1::2], 0.0, float(self.orig_height), out=boxes[:, 1::2])
@@ -115,8 +115,9 @@ class Preprocessor:
         config: PreprocessConfig,
         height: int,
         width: int,
-        dtype: type | np.dtype = np.float32,
+        dtype: type | np.dtype[Any] = np.float32,
         out: NDArray[Any] | None = None,
+        layout: str = 'NCHW',
     ) -> None:
         """Validate the settings and precompute the per-channel conversion.
 
@@ -127,10 +128,15 @@ class Preprocessor:
             dtype: float32 or float16, the model input's element type.
             out: buffer to write by default (the engine's IO-binding input), (1, 3, H, W) or
                 (3, H, W) C-contiguous of ``dtype``; allocated when ``None``.
+            layout: tensor layout of the model input; only ``'NCHW'`` (every supported
+                detector) is implemented.
 
         Raises:
             ConfigError: a setting or the buffer does not fit.
         """
+        if layout != 'NCHW':
+            msg = f"Preprocessor layout must be 'NCHW', got {layout!r}."
+            raise ConfigError(msg)
         self._dtype = np.dtype(dtype)
         if self._dtype not in (np.float32, np.float16):
             msg = f'Preprocessor dtype must be float32 or float16, got {self._dtype.name!r}.'
@@ -171,7 +177,7 @@ class Preprocessor:
         """Return the settings this preprocessor was built with."""
         return self._config
 
-    def _check_buffer(self, out: np.ndarray) -> NDArray[Any]:
+    def _check_buffer(self, out: NDArray[Any]) -> NDArray[Any]:
         shapes = ((1, 3, self.height, self.width), (3, self.height, self.width))
         if (
             not isinstance(out, np.ndarray)
@@ -264,9 +270,8 @@ class Preprocessor:
             resized = cv2.resize(
                 image, (geo.new_w, geo.new_h), dst=geo.resized, interpolation=cv2.INTER_LINEAR
             )
-        if channels == 1:
-            sources = (resized, resized, resized)
-        else:
+        sources: tuple[NDArray[Any], ...] = (resized, resized, resized)
+        if channels == 3:
             planes = cv2.split(resized, list(geo.planes))
             model = self._config.channel_order
             sources = tuple(planes[channel_order.index(model[c])] for c in range(3))

@@ -13,9 +13,14 @@ from launch.actions import (
     RegisterEventHandler,
     SetEnvironmentVariable,
 )
-from launch.conditions import IfCondition, LaunchConfigurationNotEquals
+from launch.conditions import IfCondition
 from launch.events import matches_action
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import (
+    EnvironmentVariable,
+    LaunchConfiguration,
+    PathJoinSubstitution,
+    PythonExpression,
+)
 from launch_ros.actions import LifecycleNode
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
@@ -23,6 +28,7 @@ from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
 PACKAGE = 'edge_infer_ros'
+FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
 # Launch arguments that, when given, override the same-named parameter of params_file.
 OVERRIDES = ('model_path', 'precision', 'engine_cache_path')
 
@@ -30,7 +36,10 @@ OVERRIDES = ('model_path', 'precision', 'engine_cache_path')
 def generate_launch_description():
     """Declare the arguments, the DDS profile and the detector."""
     profile = LaunchConfiguration('dds_profile')
-    use_profile = LaunchConfigurationNotEquals('dds_profile', '')
+    use_profile_expr = PythonExpression(["'", profile, "' != ''"])
+    fast_dds_2 = PythonExpression([
+        "'", EnvironmentVariable('ROS_DISTRO', default_value=''), "'.lower() in ",
+        repr(FAST_DDS_2_DISTROS)])
     share = FindPackageShare(PACKAGE)
     args = [
         DeclareLaunchArgument('namespace', default_value='',
@@ -61,9 +70,14 @@ def generate_launch_description():
     ]
     return LaunchDescription([
         *args,
-        # Fast DDS 2.x reads the FASTRTPS_ name, 3.x the FASTDDS_ one.
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile, condition=use_profile),
-        SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', profile, condition=use_profile),
+        # Fast DDS 2 (Humble/Iron/Jazzy) reads the FASTRTPS_ name, Fast DDS 3 the FASTDDS_ one;
+        # setting both makes Fast DDS 3 load the profile twice and reject it.
+        SetEnvironmentVariable(
+            'FASTRTPS_DEFAULT_PROFILES_FILE', profile,
+            condition=IfCondition(PythonExpression([use_profile_expr, ' and ', fast_dds_2]))),
+        SetEnvironmentVariable(
+            'FASTDDS_DEFAULT_PROFILES_FILE', profile,
+            condition=IfCondition(PythonExpression([use_profile_expr, ' and not ', fast_dds_2]))),
         OpaqueFunction(function=_launch_detector),
     ])
 

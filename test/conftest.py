@@ -10,6 +10,8 @@ import sys
 import pytest
 from ros_helpers import RosGraph
 
+from edge_infer_ros.dds import profile_variable
+
 # One DDS domain per pytest process so parallel runs on a machine never see each other's nodes;
 # child processes inherit it. Discovery stays on loopback.
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
@@ -17,7 +19,7 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
 # Every test process uses the shipped large-image DDS profile, as the launch file and demo do.
 os.environ.setdefault(
-    'FASTDDS_DEFAULT_PROFILES_FILE',
+    profile_variable(os.environ),
     str(Path(__file__).resolve().parent.parent / 'config' / 'fastdds_large_images.xml'),
 )
 

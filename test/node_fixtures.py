@@ -34,8 +34,8 @@ def expected_boxes(width: int, height: int) -> np.ndarray:
     scale = min(INPUT / width, INPUT / height)
     pad_x = (INPUT - round(width * scale)) / 2
     pad_y = (INPUT - round(height * scale)) / 2
-    xyxy = np.concatenate([OBJECTS[:, :2] - OBJECTS[:, 2:] / 2, OBJECTS[:, :2] + OBJECTS[:, 2:] / 2],
-                          axis=1)
+    half = OBJECTS[:, 2:] / 2
+    xyxy = np.concatenate([OBJECTS[:, :2] - half, OBJECTS[:, :2] + half], axis=1)
     xyxy[:, [0, 2]] = (xyxy[:, [0, 2]] - pad_x) / scale
     xyxy[:, [1, 3]] = (xyxy[:, [1, 3]] - pad_y) / scale
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)

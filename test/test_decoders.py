@@ -276,6 +276,18 @@ def test_errors_name_outputs_and_formats() -> None:
     assert set(FORMATS) | {'auto', 'rtdetr_official'} == set(OUTPUT_FORMATS)
 
 
+def test_non_finite_values_never_reach_the_output() -> None:
+    t = _transform()
+    out = _end2end(t)
+    out[0, 0, 0] = np.nan  # Box of the best detection broken.
+    out[0, 1, 4] = np.nan  # Score of the second broken.
+    out[0, 2, 5] = 1.0000001  # Float class id, rounds to 1.
+    decoder, _ = select_decoder('end2end', [], [('output0', out.shape)])
+    dets = decoder.decode([out], t, CFG)
+    assert dets.class_ids.tolist() == [1]
+    np.testing.assert_allclose(dets.boxes, GT_BOXES[2:], atol=0.05)
+
+
 def test_empty_outputs_give_empty_detections() -> None:
     t = _transform()
     for fmt, outputs in (

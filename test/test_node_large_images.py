@@ -11,6 +11,8 @@ from node_fixtures import collecting, detector_params, write_constant_model
 import pytest
 from ros_helpers import LifecycleClient, wait_for
 
+from edge_infer_ros.dds import profile_variable
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
 PROFILE = HERE.parent / 'config' / 'fastdds_large_images.xml'
@@ -29,7 +31,8 @@ def test_full_hd_from_another_process_is_detected_under_auto(
                                       parameter_overrides=detector_params(model, tmp_path)))
     client = LifecycleClient(ros_graph, '/big_detector')
     assert client.transition('configure') and client.transition('activate')
-    env = dict(os.environ, FASTDDS_DEFAULT_PROFILES_FILE=str(PROFILE))
+    env = dict(os.environ)
+    env[profile_variable(env)] = str(PROFILE)
     camera = subprocess.Popen(
         [sys.executable, str(HERE / 'image_publisher.py'), reliability, '1920', '1080', '12'],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -132,6 +132,7 @@ def test_identity_transform() -> None:
 
 @pytest.mark.parametrize(('kwargs', 'match'), [
     ({'dtype': np.float64}, "dtype must be float32 or float16, got 'float64'"),
+    ({'layout': 'NHWC'}, "layout must be 'NCHW', got 'NHWC'"),
     ({'height': 0}, 'input height must be a positive integer, got 0'),
     ({'width': 2.5}, r'input width must be a positive integer, got 2\.5'),
     ({'config': PreprocessConfig(channel_order='rbg')}, "channel_order must be 'rgb' or 'bgr'"),

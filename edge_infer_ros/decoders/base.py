@@ -48,7 +48,7 @@ def normalise_dims(shape: Sequence[object] | None) -> Dims:
     )
 
 
-def cxcywh_to_xyxy(boxes: np.ndarray) -> NDArray[Any]:
+def cxcywh_to_xyxy(boxes: NDArray[Any]) -> NDArray[Any]:
     """Convert (N, 4) centre/size boxes to a new float32 corner array."""
     b = np.asarray(boxes, dtype=np.float32)
     out = np.empty_like(b)
@@ -88,9 +88,13 @@ def finish(
         input_pixels: whether ``boxes`` still need mapping through ``transform``.
     """
     scores = np.asarray(scores, dtype=np.float32).reshape(-1)
-    class_ids = np.asarray(class_ids).reshape(-1).astype(np.int32)
+    labels = np.asarray(class_ids).reshape(-1)
+    if labels.dtype.kind == 'f':  # Some exports emit class ids as floats.
+        labels = np.rint(labels)
+    class_ids = labels.astype(np.int32)
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    keep = scores >= cfg.confidence_threshold
+    # NaN/inf from a broken model must not reach the output; NaN scores fail >= already.
+    keep = (scores >= cfg.confidence_threshold) & np.isfinite(boxes).all(axis=1)
     mask = class_filter_mask(class_ids, cfg)
     if mask is not None:
         keep &= mask
@@ -120,7 +124,8 @@ def take_batch(output: NDArray[Any], batch_index: int, ndim: int, what: str) -> 
     if not 0 <= batch_index < arr.shape[0]:
         msg = f'batch_index {batch_index!r} is out of range for {what} output {arr.shape!r}.'
         raise DecoderError(msg)
-    return arr[batch_index]
+    picked: NDArray[Any] = arr[batch_index]
+    return picked
 
 
 def best_class(

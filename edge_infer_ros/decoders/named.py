@@ -45,7 +45,7 @@ def assign_roles(outputs: Sequence[TensorInfo], roles: Sequence[str]) -> dict[st
     for index, (name, _) in enumerate(outputs):
         lower = name.lower()
         role = next((r for r, words in _ROLE_WORDS if any(w in lower for w in words)), None)
-        if role not in roles or role in found:
+        if role is None or role not in roles or role in found:
             return None
         found[role] = index
     return found if set(found) == set(roles) else None

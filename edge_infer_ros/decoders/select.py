@@ -9,7 +9,7 @@ heads) and finally the main output's shape against the anchor counts the input s
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import math
 
 from edge_infer_ros.config import OUTPUT_FORMATS
@@ -32,7 +32,7 @@ from edge_infer_ros.labels import class_names_from_metadata
 __all__ = ['select_decoder']
 
 _MAX_QUERIES = 1000  # NMS-free heads emit at most this many rows (300 in practice).
-_SINGLE = {
+_SINGLE: dict[str, Callable[[int, int | None], Decoder]] = {
     'yolov8': YoloV8Decoder,
     'yolov5': YoloV5Decoder,
     'end2end': End2EndDecoder,
