@@ -183,6 +183,15 @@ class DetectorNode(LifecycleNode):
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    def destroy_node(self) -> None:
+        """Stop the worker before rclpy tears down the publishers it uses."""
+        self._stop_processing()
+        if self._pipeline is not None:
+            with self._busy:
+                self._pipeline.close()
+            self._pipeline = None
+        super().destroy_node()
+
     # ------------------------------------------------------------------------------ helpers
     def _subscribe(self, cam: _Camera) -> None:
         if self._node_config is None:

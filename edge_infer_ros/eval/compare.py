@@ -1,0 +1,164 @@
+"""Agreement between two detection sources over the same frames, matched by header stamp.
+
+Typical pairs: the ``detections`` a robot recorded against an offline rerun of the same images,
+or the output bags of an fp32, an fp16 and an int8 run. Within a frame, detections are paired
+greedily by IoU (highest first) among boxes of the same class; a pair counts when IoU >= the
+threshold (0.5 by default, as COCO's loosest). IoU itself is computed by faster-coco-eval's
+``mask.iou`` (the pycocotools routine), not by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from faster_coco_eval.core import mask
+import numpy as np
+
+from edge_infer_ros.detections import Detections
+
+__all__ = ['Comparison', 'FrameDiff', 'compare_sources', 'iou_matrix', 'match_frame']
+
+K = TypeVar('K')
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) IoU of ``x1 y1 x2 y2`` boxes."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float64)
+    xywh_a, xywh_b = a.astype(np.float64), b.astype(np.float64)
+    xywh_a[:, 2:] -= xywh_a[:, :2]
+    xywh_b[:, 2:] -= xywh_b[:, :2]
+    return np.asarray(mask.iou(xywh_a, xywh_b, [0] * len(b)), np.float64).reshape(len(a), len(b))
+
+
+def match_frame(
+    a: Detections, b: Detections, iou_threshold: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair detections of ``a`` and ``b`` one-to-one: same class, IoU >= threshold.
+
+    Returns:
+        Index arrays into ``a`` and ``b`` and the IoU of each pair, best pair first.
+    """
+    iou = iou_matrix(a.boxes, b.boxes)
+    iou[a.class_ids[:, None] != b.class_ids[None, :]] = -1.0
+    rows, cols = np.nonzero(iou >= iou_threshold)
+    order = np.argsort(-iou[rows, cols], kind='stable')
+    used_a, used_b = np.zeros(len(a), bool), np.zeros(len(b), bool)
+    pairs = []
+    for i, j in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+        if not used_a[i] and not used_b[j]:
+            used_a[i] = used_b[j] = True
+            pairs.append((i, j))
+    ia = np.array([p[0] for p in pairs], np.int64)
+    ib = np.array([p[1] for p in pairs], np.int64)
+    return ia, ib, iou[ia, ib]
+
+
+@dataclass(frozen=True)
+class FrameDiff:
+    """A frame on which the sources disagree."""
+
+    key: Any
+    count_a: int
+    count_b: int
+    matched: int
+    only_a: tuple[int, ...]  # class ids of unmatched detections of a
+    only_b: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Agreement of source ``b`` with source ``a`` over their common frames.
+
+    ``agreement`` is 2 * matched / (detections of a + detections of b) (1.0 when both are empty);
+    ``frame_agreement`` the share of common frames where every detection found its partner.
+    Deltas are ``b - a`` over matched pairs: scores, and box edges in pixels.
+    """
+
+    name_a: str
+    name_b: str
+    frames: int
+    frames_only_a: int
+    frames_only_b: int
+    detections_a: int
+    detections_b: int
+    matched: int
+    agreement: float
+    frame_agreement: float
+    score_delta: dict[str, float]
+    box_delta_px: dict[str, float]
+    matched_iou: dict[str, float]
+    disagreements: list[FrameDiff] = field(default_factory=list)
+    per_frame_agreement: list[float] = field(default_factory=list)
+    score_deltas: list[float] = field(default_factory=list)
+
+    def as_dict(self, max_frames: int = 100) -> dict[str, Any]:
+        """JSON-ready form with at most ``max_frames`` disagreeing frames listed."""
+        keys = ('name_a', 'name_b', 'frames', 'frames_only_a', 'frames_only_b', 'detections_a',
+                'detections_b', 'matched', 'agreement', 'frame_agreement', 'score_delta',
+                'box_delta_px', 'matched_iou')
+        out = {k: getattr(self, k) for k in keys}
+        out['disagreeing_frames'] = len(self.disagreements)
+        out['disagreements'] = [
+            {'key': list(d.key) if isinstance(d.key, tuple) else d.key, 'count_a': d.count_a,
+             'count_b': d.count_b, 'matched': d.matched, 'only_a': list(d.only_a),
+             'only_b': list(d.only_b)}
+            for d in self.disagreements[:max_frames]
+        ]
+        return out
+
+
+def _stats(values: np.ndarray) -> dict[str, float]:
+    if values.size == 0:
+        return {}
+    return {'mean': float(values.mean()), 'mean_abs': float(np.abs(values).mean()),
+            'max_abs': float(np.abs(values).max())}
+
+
+def compare_sources(
+    a: Mapping[K, Detections],
+    b: Mapping[K, Detections],
+    *,
+    names: tuple[str, str] = ('a', 'b'),
+    iou_threshold: float = 0.5,
+) -> Comparison:
+    """Compare two sources keyed by frame (e.g. ``(topic, stamp ns, frame_id)``)."""
+    common = sorted(set(a) & set(b))
+    matched = total_a = total_b = 0
+    score_d, box_d, ious, per_frame = [], [], [], []
+    diffs: list[FrameDiff] = []
+    for key in common:
+        da, db = a[key], b[key]
+        ia, ib, iou = match_frame(da, db, iou_threshold)
+        matched += len(ia)
+        total_a += len(da)
+        total_b += len(db)
+        score_d.append(db.scores[ib] - da.scores[ia])
+        box_d.append(db.boxes[ib] - da.boxes[ia])
+        ious.append(iou)
+        size = len(da) + len(db)
+        per_frame.append(2.0 * len(ia) / size if size else 1.0)
+        if len(ia) != len(da) or len(ib) != len(db):
+            only_a = np.delete(da.class_ids, ia)
+            only_b = np.delete(db.class_ids, ib)
+            diffs.append(FrameDiff(key, len(da), len(db), len(ia), tuple(only_a.tolist()),
+                                   tuple(only_b.tolist())))
+    diffs.sort(key=lambda d: -(len(d.only_a) + len(d.only_b)))
+    scores = np.concatenate(score_d) if score_d else np.zeros(0)
+    boxes = np.concatenate(box_d).reshape(-1) if box_d else np.zeros(0)
+    iou_all = np.concatenate(ious) if ious else np.zeros(0)
+    size = total_a + total_b
+    return Comparison(
+        name_a=names[0], name_b=names[1], frames=len(common),
+        frames_only_a=len(set(a) - set(b)), frames_only_b=len(set(b) - set(a)),
+        detections_a=total_a, detections_b=total_b, matched=matched,
+        agreement=2.0 * matched / size if size else 1.0,
+        frame_agreement=(len(common) - len(diffs)) / len(common) if common else 0.0,
+        score_delta=_stats(scores), box_delta_px=_stats(boxes),
+        matched_iou=({'mean': float(iou_all.mean()), 'min': float(iou_all.min())}
+                     if iou_all.size else {}),
+        disagreements=diffs, per_frame_agreement=per_frame,
+        score_deltas=scores.astype(float).tolist(),
+    )
