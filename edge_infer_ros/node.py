@@ -12,8 +12,6 @@ import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
-import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import ReliabilityPolicy
 
@@ -42,6 +40,7 @@ from edge_infer_ros.parameters import (
 from edge_infer_ros.pipeline import DetectionPipeline
 from edge_infer_ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros_params import ParameterGuard, declare_parameters, parameter_values
+from edge_infer_ros.spin import run_node
 from edge_infer_ros.streams import CameraPlan, FrameSlot, plan_cameras
 
 __all__ = ['DetectorNode', 'main']
@@ -362,17 +361,7 @@ class _ProgressTicker:
 
 def main(args: list[str] | None = None) -> None:
     """Run the detector node; transitions come from launch, ``ros2 lifecycle`` or a manager."""
-    rclpy.init(args=args)
-    node = DetectorNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(DetectorNode, args, threads=2)
 
 
 if __name__ == '__main__':

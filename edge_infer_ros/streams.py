@@ -33,6 +33,8 @@ def _camera_namespace(topic: str) -> str:
 def plan_cameras(topics: tuple[str, ...], transport: str) -> tuple[CameraPlan, ...]:
     """Name each camera's outputs after the namespace of its image topic.
 
+    ``transport`` compressed subscribes to ``<topic>/compressed`` as image_transport publishes it.
+
     ``image_raw`` gives ``detections``; ``front/image_raw`` gives ``front/detections``. When two
     cameras share a namespace, the image topic itself becomes the prefix
     (``image_rect/detections``) so outputs never collide.
@@ -43,10 +45,10 @@ def plan_cameras(topics: tuple[str, ...], transport: str) -> tuple[CameraPlan, .
         if namespaces.count(namespace) > 1:
             namespace = topic.removesuffix('/compressed')
         prefix = f'{namespace}/' if namespace else ''
-        if transport == 'auto':
-            compressed = topic.endswith('/compressed')
-        else:
-            compressed = transport == 'compressed'
+        compressed = topic.endswith('/compressed') if transport == 'auto' else (
+            transport == 'compressed')
+        if compressed and not topic.endswith('/compressed'):
+            topic = f'{topic}/compressed'  # image_transport's name for the JPEG/PNG stream
         plans.append(CameraPlan(topic, compressed, f'{prefix}detections', f'{prefix}debug_image'))
     outputs = [p.detections_topic for p in plans]
     if len(set(outputs)) != len(outputs):

@@ -12,8 +12,6 @@ from typing import Any
 import cv2
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -24,6 +22,7 @@ from edge_infer_ros.conversions import detections_to_msg, image_to_msg
 from edge_infer_ros.detections import Detections
 from edge_infer_ros.qos import image_qos
 from edge_infer_ros.scene import CLASS_NAMES, generate_scene
+from edge_infer_ros.spin import run_node
 
 __all__ = ['SyntheticCamera', 'main']
 
@@ -100,15 +99,7 @@ class SyntheticCamera(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the synthetic camera until interrupted (or ``max_frames`` is reached)."""
-    rclpy.init(args=args)
-    node = SyntheticCamera()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SyntheticCamera, args, threads=1)
 
 
 if __name__ == '__main__':

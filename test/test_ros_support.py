@@ -22,6 +22,9 @@ def test_camera_outputs_follow_the_image_namespace() -> None:
     raw, rect = plan_cameras(('image_raw', 'image_rect'), 'raw')
     assert (raw.detections_topic, rect.detections_topic) == ('image_raw/detections',
                                                             'image_rect/detections')
+    forced, = plan_cameras(('cam/image_raw',), 'compressed')
+    assert forced.image_topic == 'cam/image_raw/compressed' and forced.compressed
+    assert forced.detections_topic == 'cam/detections'
     with pytest.raises(ConfigError, match='clashing'):
         plan_cameras(('cam/image_raw', 'cam/image_raw/compressed'), 'auto')
 

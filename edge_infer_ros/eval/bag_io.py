@@ -24,7 +24,8 @@ from typing import Any
 
 from rosbags.interfaces import Connection, MessageDefinitionFormat
 from rosbags.rosbag1 import Reader as Ros1Reader
-from rosbags.rosbag2 import Reader as Ros2Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import Reader as Ros2Reader
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
