@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 import os
 from pathlib import Path
+import sys
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
@@ -22,8 +23,9 @@ _SOURCE_DIR = Path(__file__).resolve().parent.parent / 'interfaces' / 'vision_ms
 
 
 def _candidate_dirs() -> list[Path]:
-    dirs = [Path(prefix) / 'share' / 'vision_msgs' / 'msg'
-            for prefix in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if prefix]
+    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
+    prefixes.append(sys.prefix)  # the venv the setup script installs vision_msgs into
+    dirs = [Path(prefix) / 'share' / 'vision_msgs' / 'msg' for prefix in prefixes]
     dirs.append(_SOURCE_DIR)
     return dirs
 

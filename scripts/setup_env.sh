@@ -45,7 +45,7 @@ fi
 PY="$VENV/bin/python"
 
 # --- 2. Python packages, re-installed only when a requirements file changed ------------------
-req_files=(requirements/runtime.txt)
+req_files=(requirements/runtime.txt requirements/eval.txt)
 [[ $USE_DISTRO == 0 ]] && req_files+=(requirements/ros-kilted.txt)
 [[ $WITH_TEST == 1 ]] && req_files+=(requirements/test.txt)
 stamp_src="$(cd "$REPO" && cat requirements/constraints.txt "${req_files[@]}" | sha256sum | cut -c1-16)"
@@ -90,8 +90,17 @@ fi
 share="$VENV/share/edge_infer_ros"
 mkdir -p "$VENV/share/ament_index/resource_index/packages" "$share" "$VENV/lib/edge_infer_ros"
 touch "$VENV/share/ament_index/resource_index/packages/edge_infer_ros"
-for item in package.xml launch config models; do
-  ln -sfn "$REPO/$item" "$share/$item"
+ln -sfn "$REPO/package.xml" "$share/package.xml"
+ln -sfn "$REPO/models" "$share/models"
+# launch/ and config/ are real folders of per-file links, as colcon --symlink-install makes them:
+# `ros2 launch <pkg> <file>` searches share/<pkg> with os.walk, which does not enter linked folders.
+for dir in launch config; do
+  if [[ -L "$share/$dir" ]]; then rm "$share/$dir"; fi
+  mkdir -p "$share/$dir"
+  find "$share/$dir" -maxdepth 1 -xtype l -delete  # files removed from the repo
+  for file in "$REPO/$dir"/*; do
+    if [[ -f "$file" ]]; then ln -sfn "$file" "$share/$dir/"; fi
+  done
 done
 for exe in detector_node synthetic_camera build_engine evaluate_bag calibrate_int8 demo; do
   [[ -x "$VENV/bin/$exe" ]] && ln -sfn "$VENV/bin/$exe" "$VENV/lib/edge_infer_ros/$exe"

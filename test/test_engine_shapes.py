@@ -105,3 +105,15 @@ def test_engine_uses_bound_shapes_on_cpu(tmp_path: Path) -> None:
     with create_engine(make_config(model, tmp_path, input_shape=(1, 3, 24, 40))) as engine:
         assert [t.shape for t in engine.inputs] == [(1, 3, 24, 40), (1, 2)]
         assert [t.shape for t in engine.outputs] == [(1, 3), (1, 2)]
+
+
+def test_dynamic_ultralytics_export_takes_its_size_from_imgsz_metadata(tmp_path) -> None:
+    model = conv_model(tmp_path / 'dyn.onnx', ('batch', 3, 'height', 'width'),
+                       metadata={'imgsz': '[32, 48]'})
+    with create_engine(make_config(model, tmp_path)) as engine:
+        assert engine.inputs[0].shape == (1, 3, 32, 48)
+    with create_engine(make_config(model, tmp_path, input_shape=(1, 3, 16, 16))) as engine:
+        assert engine.inputs[0].shape == (1, 3, 16, 16)
+    bare = conv_model(tmp_path / 'bare.onnx', ('batch', 3, 'height', 'width'))
+    with pytest.raises(ConfigError, match='input_shape'):
+        create_engine(make_config(bare, tmp_path))

@@ -53,6 +53,7 @@ class ModelInfo:
     outputs: tuple[ValueInfo, ...]
     op_types: frozenset[str]
     external_files: tuple[str, ...]
+    metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_qdq(self) -> bool:
@@ -156,9 +157,13 @@ def parse_model(data: bytes) -> ModelInfo:
     """Parse serialised ``ModelProto`` bytes; raises ValueError on malformed input."""
     graph: list[tuple[int, int | memoryview]] = []
     op_types: set[str] = set()
+    metadata: list[tuple[str, str]] = []
     for number, value in _fields(memoryview(data)):
         if number == 7:
             graph = _fields(_sub(value))
+        elif number == 14:  # metadata_props: StringStringEntryProto(key=1, value=2)
+            entry = dict(_fields(_sub(value)))
+            metadata.append((_text(entry.get(1, 0)), _text(entry.get(2, 0))))
         elif number == 25:  # model-local functions
             _op_types(_fields(_sub(value)), op_types)
     if not graph:
@@ -178,7 +183,7 @@ def parse_model(data: bytes) -> ModelInfo:
         if info.name not in initialisers
     )
     outputs = tuple(_value_info(_sub(v)) for n, v in graph if n == 12)
-    return ModelInfo(inputs, outputs, frozenset(op_types), tuple(external))
+    return ModelInfo(inputs, outputs, frozenset(op_types), tuple(external), tuple(metadata))
 
 
 def read_model_info(path: str | Path) -> tuple[ModelInfo, str]:

@@ -146,6 +146,28 @@ def _environment(config: EngineConfig) -> dict[str, str]:
     return env
 
 
+def _image_shape(config: EngineConfig, model: ModelInfo) -> tuple[int, ...]:
+    """The configured input shape, else the export size Ultralytics writes into ``imgsz``.
+
+    Dynamic-shape exports (``dynamic=True``) otherwise need ``input_shape`` set by hand; the
+    model's own metadata names the size it was exported for, which is the right default.
+    """
+    if config.input_shape or not model.inputs or not model.inputs[0].is_dynamic:
+        return tuple(config.input_shape)
+    if config.profile_opt_shapes.strip():
+        return ()
+    imgsz = dict(model.metadata).get('imgsz', '')
+    try:
+        dims = [int(v) for v in imgsz.strip('[]() ').replace(',', ' ').split()]
+    except ValueError:
+        return ()
+    if len(dims) == 1:
+        dims = dims * 2
+    if len(dims) != 2 or min(dims) <= 0:
+        return ()
+    return (1, 3, dims[0], dims[1])
+
+
 def make_plan(config: EngineConfig) -> Plan:
     """Validate ``config`` against its model and this machine, and derive the cache key.
 
@@ -165,7 +187,7 @@ def make_plan(config: EngineConfig) -> Plan:
             msg = f'input {info.name!r} has ONNX element type {info.elem_type!r}, not bindable'
             raise ConfigError(msg)
     profiles = (config.profile_min_shapes, config.profile_opt_shapes, config.profile_max_shapes)
-    shapes = plan_shapes(model.inputs, tuple(config.input_shape), profiles)
+    shapes = plan_shapes(model.inputs, _image_shape(config, model), profiles)
     int8_mode, table, native, table_sha = _calibration(config, model)
     components: dict[str, Any] = {
         'model_sha256': sha,

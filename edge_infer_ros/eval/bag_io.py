@@ -6,20 +6,17 @@ the whole bag for any one of those; this reader registers each connection's type
 bad topic only makes *that* topic unreadable (reported in ``BagReader.topics``), and a bag that
 ends mid-chunk yields what it has and says why it stopped (``BagReader.read_error``).
 
-vision_msgs is not in rosbags' type stores; its types are registered from the ``.msg`` files of
-the installed vision_msgs (ament index, then this Python prefix), or of ``interfaces/`` in a
-source checkout, so written bags carry the upstream definitions and type hashes.
+Written bags use ``bag_types.typestore()`` (ROS 2 plus vision_msgs from its ``.msg`` files), so
+they carry the upstream definitions and type hashes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-import functools
 import heapq
 import os
 from pathlib import Path
-import sys
 from typing import Any
 
 from rosbags.interfaces import Connection, MessageDefinitionFormat
@@ -29,6 +26,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from edge_infer_ros.bag_types import typestore
 from edge_infer_ros.errors import BagError
 
 __all__ = [
@@ -38,8 +36,6 @@ __all__ = [
     'DETECTIONS_TYPE',
     'IMAGE_TYPES',
     'STORAGES',
-    'ros2_typestore',
-    'vision_msgs_dir',
 ]
 
 IMAGE_TYPES = {'sensor_msgs/msg/Image': False, 'sensor_msgs/msg/CompressedImage': True}
@@ -50,35 +46,13 @@ _STORAGE_SUFFIXES = ('.mcap', '.db3')
 _IDL_SEPARATOR = '=' * 80 + '\n'
 
 
-def vision_msgs_dir() -> Path:
-    """The folder of vision_msgs ``.msg`` files: installed package first, then the source tree.
-
-    Raises:
-        BagError: no vision_msgs definitions can be found.
-    """
-    prefixes = [p for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep) if p]
-    candidates = [Path(p) / 'share' / 'vision_msgs' / 'msg' for p in [*prefixes, sys.prefix]]
-    candidates.append(Path(__file__).resolve().parents[2] / 'interfaces' / 'vision_msgs' / 'msg')
-    for folder in candidates:
-        if (folder / 'Detection2DArray.msg').is_file():
-            return folder
-    msg = f'vision_msgs message definitions not found in {[str(c) for c in candidates]!r}'
-    raise BagError(msg)
-
-
-@functools.cache
-def _vision_msgs_types() -> dict[str, Any]:
-    types: dict[str, Any] = {}
-    for path in sorted(vision_msgs_dir().glob('*.msg')):
-        types.update(get_types_from_msg(path.read_text(encoding='utf-8'),
-                                        f'vision_msgs/msg/{path.stem}'))
-    return types
-
-
-def ros2_typestore() -> Typestore:
-    """A fresh ROS 2 (Kilted) type store with vision_msgs registered."""
+def _reader_typestore(kind: str) -> Typestore:
+    """A fresh store per bag (bag definitions get registered into it), vision_msgs included."""
+    if kind == 'ros1':
+        return get_typestore(Stores.ROS1_NOETIC)
     store = get_typestore(Stores.ROS2_KILTED)
-    store.register(_vision_msgs_types())
+    shared = typestore()
+    store.register({k: v for k, v in shared.fielddefs.items() if k not in store.fielddefs})
     return store
 
 
@@ -128,17 +102,20 @@ def _definition_types(conn: Connection) -> dict[str, Any]:
 
 def _register(store: Typestore, conn: Connection) -> str:
     """Make ``conn``'s type known to ``store``; return why that failed, or ''."""
-    if conn.msgtype in store.fielddefs:
-        return ''
-    if conn.msgdef.format == MessageDefinitionFormat.NONE or not conn.msgdef.data.strip():
-        return f'type {conn.msgtype!r} is unknown and the bag has no definition of it'
-    try:
-        types = _definition_types(conn)
-        store.register({k: v for k, v in types.items() if k not in store.fielddefs})
-    except Exception as err:  # noqa: BLE001 - parser and code generator raise many types
-        return f'definition of {conn.msgtype!r} cannot be used: {err}'
     if conn.msgtype not in store.fielddefs:
-        return f'definition of {conn.msgtype!r} does not define it'
+        if conn.msgdef.format == MessageDefinitionFormat.NONE or not conn.msgdef.data.strip():
+            return f'type {conn.msgtype!r} is unknown and the bag has no definition of it'
+        try:
+            types = _definition_types(conn)
+            store.register({k: v for k, v in types.items() if k not in store.fielddefs})
+        except Exception as err:  # noqa: BLE001 - parser and code generator raise many types
+            return f'definition of {conn.msgtype!r} cannot be used: {err}'
+        if conn.msgtype not in store.fielddefs:
+            return f'definition of {conn.msgtype!r} does not define it'
+    try:
+        store.get_msgdef(conn.msgtype)  # resolves nested types, which register does not check
+    except Exception as err:  # noqa: BLE001 - a KeyError names the missing type
+        return f'definition of {conn.msgtype!r} uses unknown type {err}'
     return ''
 
 
@@ -165,7 +142,7 @@ class BagReader:
             BagError: a file is not a readable bag.
         """
         reader_cls = Ros1Reader if self.kind == 'ros1' else Ros2Reader
-        store = get_typestore(Stores.ROS1_NOETIC) if self.kind == 'ros1' else ros2_typestore()
+        store = _reader_typestore(self.kind)
         try:
             for file in self._files:
                 reader = reader_cls(file)
@@ -270,7 +247,7 @@ class BagWriter:
         if self.path.exists():
             msg = f'output bag {str(self.path)!r} exists already; choose another path'
             raise BagError(msg)
-        self.store = ros2_typestore()
+        self.store = typestore()
         self._writer: Writer | None = Writer(self.path, version=9,
                                              storage_plugin=STORAGES[storage])
         self._connections: dict[str, Connection] = {}

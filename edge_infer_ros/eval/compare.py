@@ -2,58 +2,34 @@
 
 Typical pairs: the ``detections`` a robot recorded against an offline rerun of the same images,
 or the output bags of an fp32, an fp16 and an int8 run. Within a frame, detections are paired
-greedily by IoU (highest first) among boxes of the same class; a pair counts when IoU >= the
-threshold (0.5 by default, as COCO's loosest). IoU itself is computed by faster-coco-eval's
-``mask.iou`` (the pycocotools routine), not by hand.
+one-to-one by ``matching.match_pairs`` (the package's greedy matcher: same class, IoU >= the
+threshold, 0.5 by default), the same rule the demo's ground-truth check uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from faster_coco_eval.core import mask
 import numpy as np
 
 from edge_infer_ros.detections import Detections
+from edge_infer_ros.matching import match_pairs
 
-__all__ = ['Comparison', 'FrameDiff', 'compare_sources', 'iou_matrix', 'match_frame']
+__all__ = ['Comparison', 'FrameDiff', 'compare_sources']
 
 K = TypeVar('K')
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of ``x1 y1 x2 y2`` boxes."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float64)
-    xywh_a, xywh_b = a.astype(np.float64), b.astype(np.float64)
-    xywh_a[:, 2:] -= xywh_a[:, :2]
-    xywh_b[:, 2:] -= xywh_b[:, :2]
-    return np.asarray(mask.iou(xywh_a, xywh_b, [0] * len(b)), np.float64).reshape(len(a), len(b))
-
-
-def match_frame(
-    a: Detections, b: Detections, iou_threshold: float = 0.5,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pair detections of ``a`` and ``b`` one-to-one: same class, IoU >= threshold.
-
-    Returns:
-        Index arrays into ``a`` and ``b`` and the IoU of each pair, best pair first.
-    """
-    iou = iou_matrix(a.boxes, b.boxes)
-    iou[a.class_ids[:, None] != b.class_ids[None, :]] = -1.0
-    rows, cols = np.nonzero(iou >= iou_threshold)
-    order = np.argsort(-iou[rows, cols], kind='stable')
-    used_a, used_b = np.zeros(len(a), bool), np.zeros(len(b), bool)
-    pairs = []
-    for i, j in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
-        if not used_a[i] and not used_b[j]:
-            used_a[i] = used_b[j] = True
-            pairs.append((i, j))
-    ia = np.array([p[0] for p in pairs], np.int64)
-    ib = np.array([p[1] for p in pairs], np.int64)
-    return ia, ib, iou[ia, ib]
+def _match(a: Detections, b: Detections, iou: float) -> tuple[np.ndarray, ...]:
+    """Index arrays into ``a`` and ``b`` of the matched pairs, and their IoU."""
+    pairs = match_pairs(b, a, iou)  # b's best-scoring detections claim partners first
+    if not pairs:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0, np.float64)
+    ib, ia, ious = (np.array(col) for col in zip(*pairs, strict=True))
+    return ia.astype(np.int64), ib.astype(np.int64), ious.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -93,18 +69,22 @@ class Comparison:
     disagreements: list[FrameDiff] = field(default_factory=list)
     per_frame_agreement: list[float] = field(default_factory=list)
     score_deltas: list[float] = field(default_factory=list)
+    iou_threshold: float = 0.5
 
-    def as_dict(self, max_frames: int = 100) -> dict[str, Any]:
+    def as_dict(
+        self, class_name: Callable[[int], str] = str, max_frames: int = 100,
+    ) -> dict[str, Any]:
         """JSON-ready form with at most ``max_frames`` disagreeing frames listed."""
         keys = ('name_a', 'name_b', 'frames', 'frames_only_a', 'frames_only_b', 'detections_a',
                 'detections_b', 'matched', 'agreement', 'frame_agreement', 'score_delta',
-                'box_delta_px', 'matched_iou')
+                'box_delta_px', 'matched_iou', 'iou_threshold')
         out = {k: getattr(self, k) for k in keys}
         out['disagreeing_frames'] = len(self.disagreements)
         out['disagreements'] = [
             {'key': list(d.key) if isinstance(d.key, tuple) else d.key, 'count_a': d.count_a,
-             'count_b': d.count_b, 'matched': d.matched, 'only_a': list(d.only_a),
-             'only_b': list(d.only_b)}
+             'count_b': d.count_b, 'matched': d.matched,
+             'only_a': [class_name(c) for c in d.only_a],
+             'only_b': [class_name(c) for c in d.only_b]}
             for d in self.disagreements[:max_frames]
         ]
         return out
@@ -131,7 +111,7 @@ def compare_sources(
     diffs: list[FrameDiff] = []
     for key in common:
         da, db = a[key], b[key]
-        ia, ib, iou = match_frame(da, db, iou_threshold)
+        ia, ib, iou = _match(da, db, iou_threshold)
         matched += len(ia)
         total_a += len(da)
         total_b += len(db)
@@ -160,5 +140,5 @@ def compare_sources(
         matched_iou=({'mean': float(iou_all.mean()), 'min': float(iou_all.min())}
                      if iou_all.size else {}),
         disagreements=diffs, per_frame_agreement=per_frame,
-        score_deltas=scores.astype(float).tolist(),
+        score_deltas=scores.astype(float).tolist(), iou_threshold=iou_threshold,
     )

@@ -36,11 +36,21 @@ from edge_infer_ros.eval.messages import (
     named_boxes_from_msg,
     ros2_header,
 )
+from edge_infer_ros.eval.metrics import LATENCY_STAGES
 from edge_infer_ros.parameters import node_config_from_params, pipeline_config_from_params
 from edge_infer_ros.pipeline import DetectionPipeline
 from edge_infer_ros.streams import plan_cameras
 
-__all__ = ['BagJob', 'BagResult', 'Camera', 'Frame', 'evaluate_bags', 'plan_bag_cameras']
+__all__ = [
+    'BagJob',
+    'BagResult',
+    'Camera',
+    'Frame',
+    'evaluate_bags',
+    'plan_bag_cameras',
+    'process_bag',
+    'read_detections',
+]
 
 RECORDED = 'recorded'
 _MAX_PROBLEMS = 20
@@ -111,11 +121,16 @@ def _absolute(topic: str) -> str:
 def plan_bag_cameras(reader: BagReader, requested: Sequence[str]) -> list[Camera]:
     """Image topics chosen by name or discovered by type, named like the node's outputs.
 
+    A discovered ``<topic>/compressed`` is left out when the raw ``<topic>`` is in the bag too.
+
     Raises:
         BagError: a requested topic is missing or not an image, or the bag has no images.
     """
     found = reader.topics_of_type(*IMAGE_TYPES)
-    topics = [_absolute(t) for t in requested] or found
+    # Discovery skips the compressed twin of a raw topic: one camera, one output topic.
+    discovered = [t for t in found if t.removesuffix('/compressed') == t
+                  or t.removesuffix('/compressed') not in found]
+    topics = [_absolute(t) for t in requested] or discovered
     if not topics:
         types = {t.name: t.msgtype for t in reader.topics.values()}
         msg = f'bag {str(reader.path)!r} has no readable Image or CompressedImage topic: {types!r}'
@@ -156,7 +171,7 @@ def _reference_topics(job: BagJob, reader: BagReader, cameras: list[Camera]) -> 
     return {k: v for k, v in pairs.items() if k in usable}
 
 
-def evaluate_bag(
+def process_bag(
     pipeline: DetectionPipeline, job: BagJob, class_id_mode: str,
     progress: Progress | None = None,
 ) -> BagResult:
@@ -166,15 +181,15 @@ def evaluate_bag(
         BagError: the bag cannot be opened or has no usable image topic.
     """
     result = BagResult(job.bag, job.output)
-    result.times = {name: [] for name in ('decode', 'preprocess', 'inference', 'postprocess',
-                                          'total')}
+    result.times = {name: [] for name in LATENCY_STAGES}
     with BagReader(job.bag) as reader:
         result.topics = dict(reader.topics)
         result.cameras = cameras = plan_bag_cameras(reader, job.image_topics)
         gt_topics = {_absolute(t) for t in job.gt_topics}
         for topic in sorted(gt_topics - set(reader.topics_of_type(DETECTIONS_TYPE))):
-            msg = f'ground-truth topic {topic!r} is not a readable Detection2DArray topic'
-            raise BagError(f'{msg} of bag {str(reader.path)!r}')
+            msg = (f'ground-truth topic {topic!r} is not a readable Detection2DArray topic of '
+                   f'bag {str(reader.path)!r}')
+            raise BagError(msg)
         references = _reference_topics(job, reader, cameras)
         by_topic = {c.image_topic: c for c in cameras}
         writer = BagWriter(job.output, job.storage) if job.output else None
@@ -247,8 +262,40 @@ def _process(
     result.counts['processed'] += 1
     result.frames.append(Frame(camera.detections_topic, key, int(image.shape[1]),
                                int(image.shape[0]), dets))
-    for stage in ('decode', 'preprocess', 'inference', 'postprocess', 'total'):
+    for stage in LATENCY_STAGES:
         result.times[stage].append(float(getattr(times, stage)))
+
+
+def read_detections(
+    path: str, topics: Sequence[str] = (),
+) -> tuple[dict[str, dict[FrameKey, NamedBoxes]], list[str]]:
+    """The Detection2DArray topics of a bag (all, or ``topics``), per topic by frame key.
+
+    Returns:
+        Boxes per topic and frame, and messages about records that could not be read.
+
+    Raises:
+        BagError: the bag cannot be opened or a requested topic is not readable in it.
+    """
+    out: dict[str, dict[FrameKey, NamedBoxes]] = {}
+    problems: list[str] = []
+    with BagReader(path) as reader:
+        usable = reader.topics_of_type(DETECTIONS_TYPE)
+        wanted = [_absolute(t) for t in topics] or usable
+        for topic in wanted:
+            if topic not in usable:
+                msg = f'bag {path!r} has no readable Detection2DArray topic {topic!r}: {usable!r}'
+                raise BagError(msg)
+            out[topic] = {}
+        for topic, _, raw in reader.messages(wanted):
+            try:
+                msg = reader.deserialize(topic, raw)
+                out[topic][frame_key(msg.header)] = named_boxes_from_msg(msg)
+            except (BagError, AttributeError, TypeError, ValueError) as err:
+                problems.append(f'{topic}: {err}')
+        if reader.read_error:
+            problems.append(reader.read_error)
+    return out, problems
 
 
 # ---------------------------------------------------------------------------- process pool
@@ -264,7 +311,7 @@ def _run_in_worker(job: BagJob) -> BagResult:
     if _WORKER['pipeline'] is None:  # built on the first job so errors reach the caller
         _WORKER['pipeline'] = DetectionPipeline(pipeline_config_from_params(params))
     mode = node_config_from_params(params).class_id_mode
-    return evaluate_bag(_WORKER['pipeline'], job, mode, _WORKER['updates'].put)
+    return process_bag(_WORKER['pipeline'], job, mode, _WORKER['updates'].put)
 
 
 def _safe(run: Callable[[BagJob], BagResult], job: BagJob) -> BagResult:
@@ -293,7 +340,7 @@ def evaluate_bags(
     report, labels = pipeline.report(), list(pipeline.labels)
     if workers <= 1 or len(jobs) <= 1:
         try:
-            results = [_safe(lambda j: evaluate_bag(pipeline, j, mode, progress), job)
+            results = [_safe(lambda j: process_bag(pipeline, j, mode, progress), job)
                        for job in jobs]
         finally:
             pipeline.close()
