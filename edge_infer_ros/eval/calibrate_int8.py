@@ -33,12 +33,12 @@ from onnxruntime.quantization import (
     write_calibration_table,
 )
 
+from edge_infer_ros.cli_params import add_params_arguments, load_params
 from edge_infer_ros.config import PipelineConfig
 from edge_infer_ros.engine import cache_key
 from edge_infer_ros.engine.model import read_model_info
 from edge_infer_ros.errors import BagError, CalibrationError, EdgeInferError, ImageDecodeError
 from edge_infer_ros.eval.bag_io import IMAGE_TYPES, BagReader
-from edge_infer_ros.eval.cli import add_params_arguments, load_params
 from edge_infer_ros.parameters import pipeline_config_from_params
 from edge_infer_ros.pipeline import DetectionPipeline
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from edge_infer_ros.cli_params import add_params_arguments, load_params
 from edge_infer_ros.errors import BagError, ConfigError, EdgeInferError
 from edge_infer_ros.eval.bag_io import IMAGE_TYPES, STORAGES, BagReader
-from edge_infer_ros.eval.cli import add_params_arguments, load_params
 from edge_infer_ros.eval.compare import Comparison, compare_sources
 from edge_infer_ros.eval.ground_truth import GroundTruth, load_coco_json
 from edge_infer_ros.eval.messages import ClassIndex

@@ -15,8 +15,9 @@ from pathlib import Path
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
+from edge_infer_ros.cli_params import add_params_arguments, parse_overrides
 from edge_infer_ros.config import FALLBACK_POLICIES, PRECISIONS
 from edge_infer_ros.engine import Engine, cache_key, create_engine
 from edge_infer_ros.engine.cache import engine_files
@@ -33,8 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         prog='build_engine',
         description='Build and warm the TensorRT engine of a detector into the engine cache.',
     )
-    parser.add_argument('--params-file', help='ROS 2 parameters YAML file used by the node')
-    parser.add_argument('--node-name', help='node whose ros__parameters to use (if several)')
+    add_params_arguments(parser)
     parser.add_argument('--model-path', help='override model_path')
     parser.add_argument('--precision', choices=PRECISIONS, help='override precision')
     parser.add_argument('--engine-cache-path', help='override engine_cache_path')
@@ -98,7 +98,12 @@ def _report(engine: Engine, elapsed: float, out: TextIO) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``build_engine`` console command; returns the exit status."""
     args = _parser().parse_args(argv)
-    overrides: dict[str, Any] = {
+    try:
+        overrides = parse_overrides(args.param)
+    except EdgeInferError as err:
+        print(f'build_engine: error: {err}', file=sys.stderr)
+        return 2
+    overrides.update({
         name: value
         for name, value in (
             ('model_path', args.model_path),
@@ -108,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ('fallback_policy', args.fallback_policy),
         )
         if value is not None
-    }
+    })
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter('%(levelname)s %(name)s: %(message)s'))
     logger = logging.getLogger('edge_infer_ros')

@@ -1,4 +1,4 @@
-"""Command-line pieces shared by the evaluation tools: the node's parameters plus overrides.
+"""Command-line pieces shared by the offline tools: the node's parameters file plus overrides.
 
 ``-p name:=value`` follows ``ros2 run ... --ros-args -p``: the value is read as YAML, so
 ``-p precision:=fp32``, ``-p confidence_threshold:=0.4`` and ``-p providers:=[cpu]`` all work.
