@@ -65,10 +65,7 @@ class DetectorNode(LifecycleNode):
 
     def __init__(self, node_name: str = 'detector', **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        declare_parameters(self)
         self._configured = False
-        self.add_on_set_parameters_callback(
-            ParameterGuard(lambda: self._configured, self._apply_runtime_parameters))
         self._pipeline: DetectionPipeline | None = None
         self._node_config: NodeConfig | None = None
         self._cameras: list[_Camera] = []
@@ -81,6 +78,9 @@ class DetectorNode(LifecycleNode):
         self._qos_timer: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
+        declare_parameters(self)
+        self.add_on_set_parameters_callback(
+            ParameterGuard(lambda: self._configured, self._apply_runtime_parameters))
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
 
@@ -150,7 +150,10 @@ class DetectorNode(LifecycleNode):
         if self._node_config is not None and self._node_config.qos_reliability == 'auto':
             self._qos_timer = self.create_timer(2.0, self._recheck_qos)
         self._state_label = 'active'
-        topics = ', '.join(c.plan.image_topic for c in self._cameras)
+        # Resolved names, so remaps and namespaces from launch show in the log.
+        topics = ', '.join(
+            c.subscription.topic_name if c.subscription is not None else c.plan.image_topic
+            for c in self._cameras)
         self.get_logger().info(f'active: detecting on {topics}')
         return super().on_activate(state)
 

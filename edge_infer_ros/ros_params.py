@@ -60,7 +60,17 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
 def declare_parameters(node: Node) -> None:
     """Declare every parameter of the table on ``node`` (overrides from launch/YAML apply)."""
     for spec in PARAMETERS:
-        node.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        if spec.kind.endswith('_array') and not spec.default:
+            # rclpy types a parameter from its default and reads ``[]`` as a byte array, so
+            # ``ros2 param set`` of integers or strings would be refused; and an empty list in a
+            # parameters file (``ros2 param dump`` writes one) is untyped. Declare the type, then
+            # fill in the empty default when no override gave a value.
+            kind = Parameter.Type(_TYPES[spec.kind])
+            declared = node.declare_parameter(spec.name, kind, _descriptor(spec))
+            if declared.type_ == Parameter.Type.NOT_SET:
+                node.set_parameters([Parameter(spec.name, kind, [])])
+        else:
+            node.declare_parameter(spec.name, spec.default, _descriptor(spec))
 
 
 def parameter_values(node: Node) -> dict[str, Any]:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    Executor,
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 
 __all__ = ['run_node']
@@ -15,7 +20,8 @@ def run_node(factory: Callable[[], Node], args: list[str] | None, threads: int =
     """Create the node after ``rclpy.init(args)`` and spin it until shutdown or Ctrl-C."""
     rclpy.init(args=args)
     node = factory()
-    executor = MultiThreadedExecutor(num_threads=threads)
+    executor: Executor = (SingleThreadedExecutor() if threads == 1
+                          else MultiThreadedExecutor(num_threads=threads))
     executor.add_node(node)
     try:
         executor.spin()

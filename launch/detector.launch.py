@@ -15,12 +15,7 @@ from launch.actions import (
 )
 from launch.conditions import IfCondition
 from launch.events import matches_action
-from launch.substitutions import (
-    EnvironmentVariable,
-    LaunchConfiguration,
-    PathJoinSubstitution,
-    PythonExpression,
-)
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
@@ -31,15 +26,12 @@ PACKAGE = 'edge_infer_ros'
 FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
 # Launch arguments that, when given, override the same-named parameter of params_file.
 OVERRIDES = ('model_path', 'precision', 'engine_cache_path')
+# `ros2 launch` rejects an empty value (`name:=`), so the profile is skipped with `none` too.
+NO_PROFILE = ('', 'none')
 
 
 def generate_launch_description():
     """Declare the arguments, the DDS profile and the detector."""
-    profile = LaunchConfiguration('dds_profile')
-    use_profile_expr = PythonExpression(["'", profile, "' != ''"])
-    fast_dds_2 = PythonExpression([
-        "'", EnvironmentVariable('ROS_DISTRO', default_value=''), "'.lower() in ",
-        repr(FAST_DDS_2_DISTROS)])
     share = FindPackageShare(PACKAGE)
     args = [
         DeclareLaunchArgument('namespace', default_value='',
@@ -58,28 +50,35 @@ def generate_launch_description():
                               description='Engine cache folder; empty keeps params_file.'),
         DeclareLaunchArgument('image_topic', default_value='image_raw',
                               description='Camera topic remapped onto image_raw.'),
-        DeclareLaunchArgument('autostart', default_value='true', choices=['true', 'false'],
-                              description='Configure, then activate once configure succeeded.'),
+        DeclareLaunchArgument(
+            'autostart', default_value='true', choices=['true', 'false'],
+            description='Configure at start, then activate once that configure succeeded.'),
         DeclareLaunchArgument('log_level', default_value='info',
                               choices=['debug', 'info', 'warn', 'error', 'fatal'],
                               description='Logging level of the detector.'),
         DeclareLaunchArgument(
             'dds_profile',
             default_value=PathJoinSubstitution([share, 'config', 'fastdds_large_images.xml']),
-            description='Fast DDS profile for large images (shared memory); empty to skip.'),
+            description='Fast DDS profile for large images (shared memory); none to skip.'),
     ]
     return LaunchDescription([
         *args,
-        # Fast DDS 2 (Humble/Iron/Jazzy) reads the FASTRTPS_ name, Fast DDS 3 the FASTDDS_ one;
-        # setting both makes Fast DDS 3 load the profile twice and reject it.
-        SetEnvironmentVariable(
-            'FASTRTPS_DEFAULT_PROFILES_FILE', profile,
-            condition=IfCondition(PythonExpression([use_profile_expr, ' and ', fast_dds_2]))),
-        SetEnvironmentVariable(
-            'FASTDDS_DEFAULT_PROFILES_FILE', profile,
-            condition=IfCondition(PythonExpression([use_profile_expr, ' and not ', fast_dds_2]))),
+        OpaqueFunction(function=_dds_profile),
         OpaqueFunction(function=_launch_detector),
     ])
+
+
+def _dds_profile(context):
+    """Point Fast DDS at the profile, under the variable name its version reads."""
+    profile = LaunchConfiguration('dds_profile').perform(context)
+    if profile.strip().lower() in NO_PROFILE:
+        return []
+    distro = EnvironmentVariable('ROS_DISTRO', default_value='').perform(context)
+    # Fast DDS 2 (Humble/Iron/Jazzy) reads the FASTRTPS_ name, Fast DDS 3 the FASTDDS_ one;
+    # setting both makes Fast DDS 3 load the profile twice and reject it.
+    if distro.lower() in FAST_DDS_2_DISTROS:
+        return [SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', profile)]
+    return [SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile)]
 
 
 def _launch_detector(context):
@@ -103,12 +102,15 @@ def _launch_detector(context):
         event=ChangeState(lifecycle_node_matcher=matches_action(node),
                           transition_id=Transition.TRANSITION_CONFIGURE),
         condition=autostart)
-    # Only the configuring -> inactive edge activates: a manual deactivate stays inactive.
+    # Activate on the first configuring -> inactive edge only: after it, a manual deactivate or a
+    # manual cleanup + configure (e.g. to change precision) leaves the node inactive. If the
+    # launch's own configure failed, the first manual configure that succeeds activates.
     activate = RegisterEventHandler(
         OnStateTransition(
             target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
             entities=[EmitEvent(event=ChangeState(
                 lifecycle_node_matcher=matches_action(node),
-                transition_id=Transition.TRANSITION_ACTIVATE))]),
+                transition_id=Transition.TRANSITION_ACTIVATE))],
+            handle_once=True),
         condition=autostart)
     return [node, activate, configure]

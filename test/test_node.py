@@ -136,6 +136,15 @@ def test_runtime_parameters_apply_and_configure_time_ones_are_refused(
         assert [d.results[0].hypothesis.class_id for d in got[-1].detections] == ['cone']
     (ids,) = client.set_parameters(class_id_mode='id')
     assert not ids.successful
+    (only_balls,) = client.set_parameters(class_filter=[1])
+    assert only_balls.successful, only_balls.reason
+    (low,) = client.set_parameters(confidence_threshold=0.1)
+    assert low.successful
+    with collecting(ros_graph, Detection2DArray, 'detections') as got:
+        assert publish_until(pub, image_msg(stamp=3), got)
+        assert wait_for(lambda: (pub.publish(image_msg(stamp=3)),
+                                 [d.results[0].hypothesis.class_id
+                                  for d in got[-1].detections] == ['ball'])[1], timeout=5.0)
 
 
 def test_debug_image_only_while_subscribed(ros_graph, tmp_path, model) -> None:

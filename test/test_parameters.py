@@ -48,6 +48,31 @@ def test_shipped_yaml_is_accepted_by_rcl_and_declares_on_the_node(ros_graph, tmp
         rclpy.try_shutdown(context=context)
 
 
+def test_empty_lists_from_a_dumped_params_file_configure(tmp_path) -> None:
+    from node_fixtures import write_constant_model
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from edge_infer_ros.node import DetectorNode
+
+    rclpy = pytest.importorskip('rclpy')
+    from rclpy.context import Context
+
+    model = write_constant_model(tmp_path / 'm.onnx')
+    params = tmp_path / 'dump.yaml'
+    params.write_text(
+        '/detector:\n  ros__parameters:\n    class_filter: []\n    trt_extra_options: []\n'
+        f'    model_path: {model}\n    providers: [cpu]\n    engine_cache_path: {tmp_path}\n')
+    context = Context()
+    rclpy.init(context=context, args=['--ros-args', '--params-file', str(params)])
+    try:
+        node = DetectorNode(context=context)
+        assert node.get_parameter('class_filter').value == []
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
 def test_unknown_name_suggests_the_closest_parameter() -> None:
     with pytest.raises(ConfigError, match=r"unknown parameter 'confidence_treshold'; did you mean "
                                           r"'confidence_threshold'"):

@@ -27,12 +27,42 @@ from edge_infer_ros.errors import DecoderError
 from edge_infer_ros.nms import top_k_indices
 from edge_infer_ros.preprocess import LetterboxTransform
 
-__all__ = ['End2EndDecoder', 'RtDetrUltralyticsDecoder', 'YoloV5Decoder', 'YoloV8Decoder']
+__all__ = [
+    'End2EndDecoder',
+    'RtDetrUltralyticsDecoder',
+    'YoloV5Decoder',
+    'YoloV8Decoder',
+    'rtdetr_scored_layout',
+]
 
 
 def _as_float32(arr: NDArray[Any]) -> NDArray[Any]:
     """Return float32 data; float16 reductions in numpy are ~20x slower than one cast."""
     return arr if arr.dtype == np.float32 else arr.astype(np.float32)
+
+
+def _scored_rows(scores: NDArray[Any], cfg: DecoderConfig) -> NDArray[Any]:
+    """Indices of rows at or above the threshold, never the all-zero padding rows.
+
+    Exports that run NMS inside the graph (Ultralytics ``nms=True``) pad their fixed ``max_det``
+    rows with zeros; a score of exactly 0 is padding even when ``confidence_threshold`` is 0.
+    """
+    return np.flatnonzero((scores >= cfg.confidence_threshold) & (scores > 0))
+
+
+def rtdetr_scored_layout(channels: int | None, num_classes: int | None) -> bool | None:
+    """Whether an Ultralytics RT-DETR output of ``channels`` values per row is ``[K, 6]``.
+
+    Ultralytics >= 8.4 exports ``[B, K, 6]`` rows of ``cx cy w h score class`` (top-k taken in
+    the graph); older releases export ``[B, Q, 4 + nc]`` per-class scores. Returns True/False
+    when the shape and class count decide it, None when only the data can (6 channels with 2 or
+    unknown classes).
+    """
+    if channels != 6:
+        return False
+    if num_classes is not None and num_classes != 2:
+        return True
+    return None
 
 
 class _SingleOutput(Decoder):
@@ -131,7 +161,11 @@ class YoloV5Decoder(_SingleOutput):
 
 
 class End2EndDecoder(_SingleOutput):
-    """NMS-free YOLO (YOLOv10, YOLO26, Ultralytics ``nms=True``): ``[B, K, 6]`` boxes xyxy."""
+    """NMS-free YOLO (YOLOv10, YOLO26, Ultralytics ``nms=True``): ``[B, K, 6]`` boxes xyxy.
+
+    Rows may carry extra trailing values (mask coefficients of ``-seg`` exports); they are
+    ignored. Zero-score rows are the padding of in-graph NMS and never become detections.
+    """
 
     name = 'end2end'
 
@@ -147,16 +181,29 @@ class End2EndDecoder(_SingleOutput):
         if pred.shape[1] < 6:
             msg = f'end2end rows need 6 values (x1 y1 x2 y2 score class), got {pred.shape!r}.'
             raise DecoderError(msg)
-        cand = np.flatnonzero(pred[:, 4] >= cfg.confidence_threshold)
+        cand = _scored_rows(pred[:, 4], cfg)
         rows = _as_float32(pred[cand, :6])
         cls = np.rint(rows[:, 5]).astype(np.int32)
         return finish(rows[:, :4], rows[:, 4], cls, transform, cfg, apply_nms=False)
 
 
 class RtDetrUltralyticsDecoder(_SingleOutput):
-    """RT-DETR exported by Ultralytics: ``[B, Q, 4 + nc]``, cx cy w h normalised to the input."""
+    """RT-DETR exported by Ultralytics, boxes cx cy w h normalised to the input size.
+
+    Two layouts exist: ``[B, K, 6]`` rows of ``cx cy w h score class`` (Ultralytics >= 8.4, top-k
+    inside the graph) and ``[B, Q, 4 + nc]`` per-class scores (earlier releases). The shape and
+    the metadata class count tell them apart; only a 6-channel output of a 2-class (or unnamed)
+    model is decided from the data: a ``class`` column of whole non-negative numbers.
+    """
 
     name = 'rtdetr_ultralytics'
+
+    def _scored(self, pred: NDArray[Any]) -> bool:
+        known = rtdetr_scored_layout(pred.shape[1], self.num_classes)
+        if known is not None:
+            return known
+        labels = pred[:, 5]
+        return bool(labels.size) and bool(np.all((labels >= 0) & (labels == np.rint(labels))))
 
     def decode(
         self,
@@ -167,10 +214,17 @@ class RtDetrUltralyticsDecoder(_SingleOutput):
     ) -> Detections:
         """Decode one image; see :meth:`Decoder.decode`."""
         pred = take_batch(self._output(outputs), batch_index, 3, self.name)
-        nc = self._classes(pred.shape[1], 4)
-        conf, cls = best_class(_as_float32(pred[:, 4:4 + nc]), cfg, nc, axis=1)
-        cand = np.flatnonzero(conf >= cfg.confidence_threshold)
-        boxes = cxcywh_to_xyxy(pred[cand, :4])
+        if self._scored(pred):
+            cand = _scored_rows(pred[:, 4], cfg)
+            rows = _as_float32(pred[cand, :6])
+            conf, cls = rows[:, 4], np.rint(rows[:, 5]).astype(np.int32)
+            boxes = cxcywh_to_xyxy(rows[:, :4])
+        else:
+            nc = self._classes(pred.shape[1], 4)
+            conf, cls = best_class(_as_float32(pred[:, 4:4 + nc]), cfg, nc, axis=1)
+            cand = np.flatnonzero(conf >= cfg.confidence_threshold)
+            conf, cls = conf[cand], cls[cand]
+            boxes = cxcywh_to_xyxy(pred[cand, :4])
         boxes[:, 0::2] *= transform.input_width
         boxes[:, 1::2] *= transform.input_height
-        return finish(boxes, conf[cand], cls[cand], transform, cfg, apply_nms=False)
+        return finish(boxes, conf, cls, transform, cfg, apply_nms=False)

@@ -19,6 +19,7 @@ from edge_infer_ros.decoders.dense import (
     RtDetrUltralyticsDecoder,
     YoloV5Decoder,
     YoloV8Decoder,
+    rtdetr_scored_layout,
 )
 from edge_infer_ros.decoders.named import (
     EfficientNmsDecoder,
@@ -102,8 +103,27 @@ def _named(fmt: str, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo]
     return EfficientNmsDecoder(roles) if fmt == 'efficient_nms' else TorchvisionDecoder(roles)
 
 
+def _rtdetr_layout(channels: int | None, num_classes: int | None) -> str:
+    scored = rtdetr_scored_layout(channels, num_classes)
+    if scored is None:
+        return 'rows of cx cy w h score class or 4 + 2 class scores, told apart by the data'
+    if scored:
+        return 'rows of cx cy w h score class (Ultralytics >= 8.4)'
+    return f'queries of cx cy w h + {channels - 4 if channels else "nc"} class scores'
+
+
+def _class_channels(values: int, fixed: int, num_classes: int | None) -> str:
+    """``'80 classes'`` or ``'80 classes + 32 extra channels'`` (segmentation, pose...)."""
+    if num_classes is not None and 0 < num_classes < values - fixed:
+        return f'{num_classes!r} classes + {values - fixed - num_classes!r} extra channels'
+    return f'{values - fixed!r} classes'
+
+
 def _guess_single(
-    dims: Dims, inputs: Sequence[TensorInfo], metadata: Mapping[str, str]
+    dims: Dims,
+    inputs: Sequence[TensorInfo],
+    metadata: Mapping[str, str],
+    num_classes: int | None = None,
 ) -> tuple[str, str, bool]:
     """Return (format, reason, channels_last) for a 3-D output shape, or ('', why, False)."""
     _, a, c = dims
@@ -113,13 +133,17 @@ def _guess_single(
     )
     rows_last = c is not None and (a is None or a > c)
     if rows_last and ('rtdetr' in description or 'rt-detr' in description):
-        return 'rtdetr_ultralytics', 'metadata description names RT-DETR', False
+        why = f'metadata description names RT-DETR; {_rtdetr_layout(c, num_classes)}'
+        return 'rtdetr_ultralytics', why, False
     if rows_last and c is not None and c >= 6 and end2end_meta:
-        return 'end2end', 'metadata marks an end-to-end (NMS-free) export', False
+        extra = f', {c - 6!r} extra values per row ignored' if c > 6 else ''
+        why = f'metadata marks an end-to-end (NMS-free or in-graph NMS) export{extra}'
+        return 'end2end', why, False
     anchors = _anchor_counts(*_image_size(inputs))
     if a is not None and a >= 5 and (c is None or a < c):
         known = f'{c!r} anchors' if c is not None else 'dynamic anchors'
-        return 'yolov8', f'channels-first [B, 4 + {a - 4!r} classes, {known}]', False
+        why = f'channels-first [B, 4 + {_class_channels(a, 4, num_classes)}, {known}]'
+        return 'yolov8', why, False
     if not rows_last or c is None:
         return '', 'unrecognised shape', False
     if a is None:
@@ -127,7 +151,8 @@ def _guess_single(
     if a in {3 * n for n in anchors}:
         return 'yolov5', f'{a!r} rows = 3 anchors x cells of the input [B, N, 5 + nc]', False
     if a in anchors and c >= 5:
-        return 'yolov8', f'channels-last [B, {a!r} anchors, 4 + {c - 4!r} classes]', True
+        why = f'channels-last [B, {a!r} anchors, 4 + {_class_channels(c, 4, num_classes)}]'
+        return 'yolov8', why, True
     if a <= _MAX_QUERIES and c == 6:
         return 'end2end', f'{a!r} rows of x1 y1 x2 y2 score class [B, K, 6]', False
     if a <= _MAX_QUERIES and c >= 5:
@@ -191,7 +216,7 @@ def select_decoder(
             return _named(fmt, ins, outs), why
     if main is None:
         raise _unknown(outs, 'no 3-D output and no recognised output names')
-    fmt, why, channels_last = _guess_single(outs[main][1], ins, meta)
+    fmt, why, channels_last = _guess_single(outs[main][1], ins, meta, num_classes)
     if not fmt:
         raise _unknown(outs, why)
     return _build(fmt, main, num_classes, channels_last), f'output {outs[main][0]!r}: {why}'

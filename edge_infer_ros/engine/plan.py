@@ -7,9 +7,11 @@ building, and so every configuration error surfaces before ONNX Runtime runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import functools
 import hashlib
 import os
 from pathlib import Path
+import re
 from typing import Any
 
 import onnxruntime as ort
@@ -20,7 +22,7 @@ from edge_infer_ros.engine.cache import compute_key
 from edge_infer_ros.engine.model import ELEM_TYPES, ModelInfo, read_model_info
 from edge_infer_ros.engine.shapes import ShapePlan, format_shape, plan_shapes
 from edge_infer_ros.engine.trt_options import normalize_extra_options
-from edge_infer_ros.errors import CalibrationError, ConfigError
+from edge_infer_ros.errors import CalibrationError, ConfigError, EngineError
 
 __all__ = ['Plan', 'make_plan']
 
@@ -168,17 +170,86 @@ def _image_shape(config: EngineConfig, model: ModelInfo) -> tuple[int, ...]:
     return (1, 3, dims[0], dims[1])
 
 
+def _ir_version(path: str) -> int | None:
+    """The model's ONNX IR version: field 1 of ModelProto, which serialisers write first."""
+    try:
+        with open(path, 'rb') as handle:
+            head = handle.read(16)
+    except OSError:
+        return None
+    if not head or head[0] != 0x08:  # field 1, varint
+        return None
+    value = shift = 0
+    for byte in head[1:]:
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value
+        shift += 7
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _ir_refusal(ir_version: int) -> str:
+    """ONNX Runtime's words if it refuses every model of ``ir_version``, else ''.
+
+    Probed with a graph-less model of that IR version (ORT checks the version before anything
+    else), so the answer costs a millisecond instead of loading the weights.
+    """
+    varint, value = bytearray(), ir_version
+    while True:
+        varint.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            break
+    probe = b'\x08' + bytes(varint) + b'\x3a\x00\x42\x02\x10\x11'  # empty graph, opset 17
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # the probe always fails; keep ORT from logging it
+    try:
+        ort.InferenceSession(probe, options, providers=['CPUExecutionProvider'])
+    except Exception as err:  # noqa: BLE001 - ORT raises its own pybind exception types
+        text = str(err)
+        if 'Unsupported model IR version' in text:
+            return text[text.index('Unsupported model IR version'):].splitlines()[0]
+    return ''
+
+
+def _check_ir_version(path: str) -> None:
+    """Refuse, with the fix, a model newer than this ONNX Runtime reads (on any provider).
+
+    ``onnx`` >= 1.20 saves IR version 13+ by default; ORT would otherwise fail per provider and
+    the error could read as a TensorRT/CUDA start-up failure.
+    """
+    version = _ir_version(path)
+    if version is None or version <= 3:
+        return
+    refusal = _ir_refusal(version)
+    if not refusal:
+        return
+    found = re.search(r'max supported IR version: (\d+)', refusal)
+    target = min(int(found.group(1)), 10) if found else 10
+    msg = (
+        f'model {path!r} has ONNX IR version {version}, which ONNX Runtime {ort.__version__} '
+        f'cannot load ({refusal}); it was saved by a newer onnx package. Re-export it with an '
+        f'older onnx (Ultralytics caps exports at IR 10), upgrade onnxruntime, or lower the '
+        f"version in place: python3 -c \"import onnx; m = onnx.load('{path}'); "
+        f"m.ir_version = {target}; onnx.save(m, '{path}')\""
+    )
+    raise EngineError(msg)
+
+
 def make_plan(config: EngineConfig) -> Plan:
     """Validate ``config`` against its model and this machine, and derive the cache key.
 
     Raises:
         ConfigError: an invalid value, option or shape, with the parameter to change.
         CalibrationError: int8 without a usable table (and without Q/DQ nodes).
-        EngineError: the model file is unreadable or not ONNX.
+        EngineError: the model file is unreadable, not ONNX, or of an ONNX IR version this
+            ONNX Runtime cannot load.
     """
     _check_config(config)
     extra = normalize_extra_options(config.trt_extra_options)
     model, sha = read_model_info(config.model_path)
+    _check_ir_version(config.model_path)
     if not model.inputs:
         msg = f'model {config.model_path!r} has no inputs to bind'
         raise ConfigError(msg)
