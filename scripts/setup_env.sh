@@ -46,7 +46,7 @@ PY="$VENV/bin/python"
 
 # --- 2. Python packages, re-installed only when a requirements file changed ------------------
 req_files=(requirements/runtime.txt requirements/eval.txt)
-[[ $USE_DISTRO == 0 ]] && req_files+=(requirements/ros-kilted.txt)
+[[ $USE_DISTRO == 0 ]] && req_files+=(requirements/pip-base.txt requirements/ros-kilted.txt)
 [[ $WITH_TEST == 1 ]] && req_files+=(requirements/test.txt)
 stamp_src="$(cd "$REPO" && cat requirements/constraints.txt "${req_files[@]}" | sha256sum | cut -c1-16)"
 stamp="$VENV/.edge_infer_requirements"
