@@ -57,6 +57,10 @@ class DetectionPipeline:
             if shape[1] != 3:
                 msg = f'model input {name!r} has {shape[1]} channel(s); only 3-channel models run'
                 raise ConfigError(msg)
+            if shape[0] != 1:
+                msg = (f'model input {name!r} has a fixed batch of {shape[0]}; the detector runs '
+                       'one image per inference: re-export with batch 1 or a dynamic batch')
+                raise ConfigError(msg)
             self.input_name = name
             self.input_size = (int(shape[2]), int(shape[3]))
             self.preprocessor = Preprocessor(

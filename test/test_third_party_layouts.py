@@ -19,7 +19,7 @@ import pytest
 
 from edge_infer_ros.config import DecoderConfig, PreprocessConfig
 from edge_infer_ros.decoders import select_decoder
-from edge_infer_ros.errors import EngineError
+from edge_infer_ros.errors import ConfigError, EngineError
 from edge_infer_ros.parameters import pipeline_config_from_params
 from edge_infer_ros.pipeline import DetectionPipeline
 from edge_infer_ros.preprocess import LetterboxTransform, Preprocessor
@@ -228,3 +228,16 @@ def test_model_newer_than_onnx_runtime_is_refused_with_the_fix(tmp_path) -> None
         _pipeline(tmp_path, model.SerializeToString())
     text = str(err.value)
     assert 'IR version 99' in text and 'm.ir_version = ' in text and 'older onnx' in text
+
+
+def test_static_batch_above_one_is_refused_with_what_to_do(tmp_path) -> None:
+    from engine_models import conv_model
+
+    from edge_infer_ros.parameters import pipeline_config_from_params
+    from edge_infer_ros.pipeline import DetectionPipeline
+
+    model = conv_model(tmp_path / 'b2.onnx', (2, 3, 16, 16))
+    cfg = pipeline_config_from_params({'model_path': str(model), 'providers': ['cpu'],
+                                       'engine_cache_path': str(tmp_path / 'c')})
+    with pytest.raises(ConfigError, match='fixed batch of 2.*re-export with batch 1'):
+        DetectionPipeline(cfg)
