@@ -111,7 +111,8 @@ class DetectorNode(LifecycleNode):
         )
         ticker = _ProgressTicker(self, start)
         try:
-            pipeline = DetectionPipeline(pipeline_config, log=self.get_logger().info)
+            pipeline = DetectionPipeline(pipeline_config, log=self.get_logger().info,
+                                         warn=self.get_logger().warning)
         except EdgeInferError as err:
             self.get_logger().error(f'configure failed: {err}')
             return TransitionCallbackReturn.FAILURE

@@ -48,10 +48,16 @@ class DetectionPipeline:
     bag tools). ``set_decoder_config`` may be called from another thread.
     """
 
-    def __init__(self, config: PipelineConfig, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        log: Callable[[str], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        """Build the engine and everything around it; ``warn`` gets provider fallbacks."""
         self.config = config
         self._log = log or _LOG.info
-        self.engine = create_engine(config.engine, log)
+        self.engine = create_engine(config.engine, warn or log)
         try:
             name, shape, dtype = _image_input(self.engine)
             if shape[1] != 3:
