@@ -88,9 +88,9 @@ class DemoDetector(nn.Module):
         self.s16 = nn.Sequential(conv(w[2], w[3], 3, 2), CspStage(w[3]))
         self.s32 = nn.Sequential(conv(w[3], w[4], 3, 2), CspStage(w[4]))
         self.lat32 = conv(w[4], w[3], 1)
-        self.top16 = conv(2 * w[3], w[3])
+        self.top16 = conv(2 * w[3], w[3], 1)
         self.lat16 = conv(w[3], w[2], 1)
-        self.top8 = conv(2 * w[2], w[2])
+        self.top8 = conv(2 * w[2], w[2], 1)
         self.heads = nn.ModuleList(
             nn.Sequential(conv(c, head), conv(head, head), nn.Conv2d(head, 4 + nc, 1))
             for c in (w[2], w[3], w[4]))
@@ -99,15 +99,18 @@ class DemoDetector(nn.Module):
             nn.init.constant_(h[-1].bias[4:], prior)  # rare positives at the start
             nn.init.constant_(h[-1].bias[:4], 1.0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Images [B, 3, H, W] in 0..1 -> raw box/class maps flattened to [B, 4 + nc, N]."""
+    def level_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Images [B, 3, H, W] in 0..1 -> raw maps [B, 4 + nc, H / s, W / s] for s = 8, 16, 32."""
         p8 = self.s8(self.stem(x))
         p16 = self.s16(p8)
         p32 = self.s32(p16)
         n16 = self.top16(torch.cat([F.interpolate(self.lat32(p32), scale_factor=2.0), p16], 1))
         n8 = self.top8(torch.cat([F.interpolate(self.lat16(n16), scale_factor=2.0), p8], 1))
-        outs = [h(f).flatten(2) for h, f in zip(self.heads, (n8, n16, p32), strict=True)]
-        return torch.cat(outs, 2)
+        return [h(f) for h, f in zip(self.heads, (n8, n16, p32), strict=True)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw box/class maps flattened to [B, 4 + nc, N]."""
+        return torch.cat([m.flatten(2) for m in self.level_maps(x)], 2)
 
 
 def make_anchors(imgsz: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,17 +135,21 @@ def raw_to_xyxy(raw: torch.Tensor, anchors: torch.Tensor, strides: torch.Tensor
 class ExportWrapper(nn.Module):
     """Adds the YOLOv8-layout decode: [1, 4 + nc, N] with cx cy w h pixels and sigmoid scores."""
 
-    def __init__(self, net: DemoDetector, imgsz: int) -> None:
-        """Wrap ``net`` for a fixed square input of ``imgsz`` pixels."""
+    def __init__(self, net: DemoDetector, imgsz: int, batch: int = 1) -> None:
+        """Wrap ``net`` for a fixed input of ``batch`` square images of ``imgsz`` pixels."""
         super().__init__()
-        self.net = net
+        self.net, self.batch = net, batch
+        self.cells = [(imgsz // s) ** 2 for s in STRIDES]
         anchors, strides = make_anchors(imgsz)
         self.register_buffer('anchors', anchors.T[None].contiguous())
         self.register_buffer('strides', strides[None, None])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Decode boxes and scores in-graph so consumers need no model-specific code."""
-        raw = self.net(images)
+        # Constant reshapes keep the graph free of Shape ops (static for TensorRT).
+        maps = self.net.level_maps(images)
+        raw = torch.cat([m.reshape(self.batch, 4 + self.net.nc, n)
+                         for m, n in zip(maps, self.cells, strict=True)], 2)
         d = F.softplus(raw[:, :4]) * self.strides
         lt, rb = d[:, :2], d[:, 2:]
         centre = self.anchors + (rb - lt) * 0.5
@@ -303,11 +310,11 @@ def load_model(path: str | os.PathLike[str]) -> tuple[DemoDetector, dict]:
 @torch.no_grad()
 def quick_eval(net: nn.Module, n: int, imgsz: int) -> tuple[float, float]:
     """Score the torch model on the first ``n`` held-out scenes (decoded as the export is)."""
-    wrapper = ExportWrapper(net, imgsz).eval()
     samples = eval_samples(n)
     gts, dets = [], []
     for i in range(0, n, 16):
         chunk = samples[i:i + 16]
+        wrapper = ExportWrapper(net, imgsz, len(chunk)).eval()
         x = torch.from_numpy(np.stack([s.image for s in chunk])).permute(0, 3, 1, 2)
         out = wrapper(x.float() / 255).numpy()
         for s, o in zip(chunk, out, strict=True):
@@ -397,7 +404,7 @@ def main() -> None:
     """Parse the command line and train."""
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', default=str(ROOT / 'build' / 'train'))
-    p.add_argument('--steps', type=int, default=1800)
+    p.add_argument('--steps', type=int, default=2400)
     p.add_argument('--batch', type=int, default=32)
     p.add_argument('--imgsz', type=int, default=IMGSZ)
     p.add_argument('--lr', type=float, default=2e-3)
@@ -408,7 +415,7 @@ def main() -> None:
     p.add_argument('--workers', type=int, default=0)
     p.add_argument('--log-every', type=int, default=20)
     p.add_argument('--ckpt-every', type=int, default=50)
-    p.add_argument('--eval-every', type=int, default=300)
+    p.add_argument('--eval-every', type=int, default=400)
     p.add_argument('--eval-n', type=int, default=160)
     train(p.parse_args())
 
