@@ -69,6 +69,7 @@ if ! "$PY" -c 'import vision_msgs.msg' >/dev/null 2>&1; then
   pip_install -c "$REPO/requirements/constraints.txt" -r "$REPO/requirements/msgs-build.txt"
   build="$REPO/build/vision_msgs"
   rm -rf "$build"
+  mkdir -p "$REPO/build"
   cmake -S "$REPO/interfaces/vision_msgs" -B "$build" -DBUILD_TESTING=OFF \
     -DCMAKE_PREFIX_PATH="$VENV" -DCMAKE_INSTALL_PREFIX="$VENV" \
     -DPython3_EXECUTABLE="$PY" > "$build.log" 2>&1 \
