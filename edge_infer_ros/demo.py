@@ -52,6 +52,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--model-path', default='', help='ONNX model (default: the demo model)')
     parser.add_argument('--precision', default='', choices=['', 'fp32', 'fp16', 'int8'],
                         help='override the precision of the params file')
+    parser.add_argument('--engine-cache-path', default='',
+                        help='override the engine cache folder of the params file')
     parser.add_argument('--output', default='demo_output', help='folder for the rosbag')
     parser.add_argument('--min-f1', type=float, default=0.8,
                         help='exit non-zero when detections match the truth worse than this')
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
     from vision_msgs.msg import Detection2DArray
 
     detector_args = ['--ros-args', '--params-file', args.params_file, '-r', '__node:=detector']
-    for name, value in (('model_path', args.model_path), ('precision', args.precision)):
+    for name, value in (('model_path', args.model_path), ('precision', args.precision),
+                        ('engine_cache_path', args.engine_cache_path)):
         if value:
             detector_args += ['-p', f'{name}:={value}']
     camera_args = ['--ros-args', '-p', f'rate:={args.rate}', '-p', f'width:={args.width}',
