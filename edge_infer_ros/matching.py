@@ -7,13 +7,14 @@ comparison mode). Not an AP metric: mAP comes from a COCO-metrics library in ``e
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from edge_infer_ros.detections import Detections
 
 __all__ = ['box_iou', 'match_detections', 'match_pairs']
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_iou(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
     """Pairwise IoU of (N, 4) and (M, 4) ``x1 y1 x2 y2`` boxes as an (N, M) array."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)

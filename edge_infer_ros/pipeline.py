@@ -15,6 +15,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from edge_infer_ros.config import DecoderConfig, PipelineConfig
 from edge_infer_ros.decoders import Decoder, select_decoder
@@ -31,7 +32,7 @@ __all__ = ['DetectionPipeline']
 _LOG = logging.getLogger('edge_infer_ros.pipeline')
 
 
-def _image_input(engine: Engine) -> tuple[str, tuple[int, ...], np.dtype]:
+def _image_input(engine: Engine) -> tuple[str, tuple[int, ...], np.dtype[Any]]:
     """The 4-D (N, 3, H, W) input; other inputs (e.g. target sizes) are the decoder's."""
     for spec in engine.inputs:
         if len(spec.shape) == 4 and spec.shape[1] in (1, 3) and min(spec.shape) > 0:
@@ -101,7 +102,7 @@ class DetectionPipeline:
             self._decoder_config = cfg
 
     # ---------------------------------------------------------------------------- frames
-    def decode_message(self, msg: Any, compressed: bool) -> np.ndarray:
+    def decode_message(self, msg: Any, compressed: bool) -> NDArray[Any]:
         """Image message fields to an HxWx3 uint8 array, as cheaply as the layout allows.
 
         Raises:
@@ -125,7 +126,7 @@ class DetectionPipeline:
 
     def process_message(
         self, msg: Any, compressed: bool,
-    ) -> tuple[np.ndarray, Detections, StageTimes]:
+    ) -> tuple[NDArray[Any], Detections, StageTimes]:
         """Run one sensor_msgs/Image or CompressedImage (by fields) through the detector.
 
         Returns:
@@ -140,18 +141,18 @@ class DetectionPipeline:
         return image, dets, times
 
     def process_image(
-        self, image: np.ndarray, channel_order: str = 'bgr',
+        self, image: NDArray[Any], channel_order: str = 'bgr',
     ) -> tuple[Detections, StageTimes]:
         """Run an already decoded HxWx3 uint8 image (e.g. from a file or generator)."""
         times = StageTimes()
         return self._infer(image, channel_order, times), times
 
-    def preprocess_only(self, image: np.ndarray, channel_order: str = 'bgr') -> np.ndarray:
+    def preprocess_only(self, image: NDArray[Any], channel_order: str = 'bgr') -> NDArray[Any]:
         """The model input tensor for ``image`` (a copy), e.g. for INT8 calibration."""
         self.preprocessor(image, channel_order)
         return self.engine.input_buffer(self.input_name).copy()
 
-    def _infer(self, image: np.ndarray, order: str, times: StageTimes) -> Detections:
+    def _infer(self, image: NDArray[Any], order: str, times: StageTimes) -> Detections:
         cfg = self._decoder_config
         t0 = time.perf_counter()
         transform = self.preprocessor(image, order)
@@ -166,7 +167,7 @@ class DetectionPipeline:
         times.postprocess = (t3 - t2) * 1e3
         return dets
 
-    def to_bgr(self, image: np.ndarray, order: str) -> np.ndarray:
+    def to_bgr(self, image: NDArray[Any], order: str) -> NDArray[Any]:
         """A BGR copy of a decoded image, for drawing the debug view."""
         if order == 'bgr':
             return np.array(image, copy=True)

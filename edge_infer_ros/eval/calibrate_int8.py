@@ -26,6 +26,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -51,7 +52,7 @@ METHODS = {'minmax': CalibrationMethod.MinMax, 'entropy': CalibrationMethod.Entr
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.pgm', '.ppm')
 
 
-def sample_indices(total: int, count: int, sampling: str, seed: int) -> np.ndarray:
+def sample_indices(total: int, count: int, sampling: str, seed: int) -> NDArray[np.int64]:
     """Sorted frame indices: ``count`` evenly spaced over ``total``, or a seeded random draw."""
     count = min(count, total)
     if count <= 0:
@@ -88,8 +89,8 @@ class _Frames:
     def _count(entries: list[Any]) -> int:
         return sum(getattr(e, 'count', 1) for e in entries)
 
-    def images(self, chosen: np.ndarray, pipeline: DetectionPipeline,
-               problems: Counter[str]) -> Iterator[tuple[np.ndarray, str]]:
+    def images(self, chosen: NDArray[np.int64], pipeline: DetectionPipeline,
+               problems: Counter[str]) -> Iterator[tuple[NDArray[Any], str]]:
         """Yield (decoded image, channel order) of the frames whose index is in ``chosen``."""
         wanted = set(chosen.tolist())
         offset = 0
@@ -110,7 +111,7 @@ class _Frames:
     @staticmethod
     def _bag_images(source: str, entries: list[Any], offset: int, wanted: set[int],
                     pipeline: DetectionPipeline, problems: Counter[str],
-                    ) -> Iterator[tuple[np.ndarray, str]]:
+                    ) -> Iterator[tuple[NDArray[Any], str]]:
         with BagReader(source) as reader:
             compressed = {t.name: IMAGE_TYPES[t.msgtype] for t in entries}
             for index, (topic, _, raw) in enumerate(reader.messages(compressed), start=offset):
@@ -127,16 +128,17 @@ class _Frames:
                 problems['read_errors'] += 1
 
 
-class _Reader(CalibrationDataReader):
+# onnxruntime ships no type information, so mypy sees its base class as Any.
+class _Reader(CalibrationDataReader):  # type: ignore[misc]
     """Feeds ORT's calibrator one model input at a time, preprocessed by the node's pipeline."""
 
-    def __init__(self, images: Iterator[tuple[np.ndarray, str]],
+    def __init__(self, images: Iterator[tuple[NDArray[Any], str]],
                  pipeline: DetectionPipeline) -> None:
         self._images = images
         self._pipeline = pipeline
         self.used = 0
 
-    def get_next(self) -> dict[str, np.ndarray] | None:
+    def get_next(self) -> dict[str, NDArray[Any]] | None:
         item = next(self._images, None)
         if item is None:
             return None

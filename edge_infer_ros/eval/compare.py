@@ -10,19 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edge_infer_ros.detections import Detections
 from edge_infer_ros.matching import match_pairs
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
 __all__ = ['Comparison', 'FrameDiff', 'compare_sources']
 
-K = TypeVar('K')
+K = TypeVar('K', bound='SupportsRichComparison')  # frame keys are sorted
 
 
-def _match(a: Detections, b: Detections, iou: float) -> tuple[np.ndarray, ...]:
+def _match(
+    a: Detections, b: Detections, iou: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Index arrays into ``a`` and ``b`` of the matched pairs, and their IoU."""
     pairs = match_pairs(b, a, iou)  # b's best-scoring detections claim partners first
     if not pairs:
@@ -90,7 +96,7 @@ class Comparison:
         return out
 
 
-def _stats(values: np.ndarray) -> dict[str, float]:
+def _stats(values: NDArray[np.floating[Any]]) -> dict[str, float]:
     if values.size == 0:
         return {}
     return {'mean': float(values.mean()), 'mean_abs': float(np.abs(values).mean()),

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from tqdm import tqdm
 
 from edge_infer_ros.cli_params import add_params_arguments, load_params
@@ -113,7 +114,7 @@ def _image_count(bags: Sequence[str], topics: Sequence[str], max_frames: int) ->
     return total
 
 
-def _latency(results: Sequence[BagResult]) -> tuple[dict[str, np.ndarray], float]:
+def _latency(results: Sequence[BagResult]) -> tuple[dict[str, NDArray[np.float64]], float]:
     stages = {k for r in results for k in r.times}
     samples = {k: np.concatenate([np.asarray(r.times.get(k, []), np.float64) for r in results])
                for k in stages}
@@ -181,16 +182,21 @@ def _rerun_comparison(
     return compare_sources(ref, rerun, names=(name, 'rerun'), iou_threshold=args.iou_threshold)
 
 
+def _run_compare(args: argparse.Namespace) -> int:
+    index = ClassIndex()
+    problems: list[str] = []
+    path_a, path_b = args.compare
+    cmp = _compare_bags(path_a, path_b, index, args.iou_threshold, problems)
+    metrics = {'comparisons': [cmp.as_dict(index.name)], 'problems': problems}
+    files = write_report(args.report, metrics, comparisons=[cmp], class_name=index.name)
+    print(f'{PROG}: agreement {cmp.agreement:.3f} over {cmp.frames} frames, '
+          f'{len(cmp.disagreements)} disagree; report {files["summary.md"]}')
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.compare:
-        index = ClassIndex()
-        problems: list[str] = []
-        cmp = _compare_bags(*args.compare, index, args.iou_threshold, problems)
-        metrics = {'comparisons': [cmp.as_dict(index.name)], 'problems': problems}
-        files = write_report(args.report, metrics, comparisons=[cmp], class_name=index.name)
-        print(f'{PROG}: agreement {cmp.agreement:.3f} over {cmp.frames} frames, '
-              f'{len(cmp.disagreements)} disagree; report {files["summary.md"]}')
-        return 0
+        return _run_compare(args)
     if not args.bags:
         raise ConfigError('give at least one bag, or --compare BAG_A BAG_B')
     params = load_params(args)

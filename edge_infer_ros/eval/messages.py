@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from rosbags.typesys.store import Typestore
 
 from edge_infer_ros.detections import Detections
@@ -44,8 +45,8 @@ class NamedBoxes:
         names: N class names (or ids written as decimal strings).
     """
 
-    boxes: np.ndarray
-    scores: np.ndarray
+    boxes: NDArray[np.float32]
+    scores: NDArray[np.float32]
     names: tuple[str, ...]
 
     def __len__(self) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 from faster_coco_eval import COCO, COCOeval_faster
 import numpy as np
+from numpy.typing import NDArray
 
 from edge_infer_ros.detections import Detections
 from edge_infer_ros.eval.messages import ClassIndex
@@ -26,7 +27,9 @@ LATENCY_STAGES = (*STAGES[:4], 'total')
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
 
-def latency_summary(samples: Mapping[str, np.ndarray], wall_seconds: float) -> dict[str, Any]:
+def latency_summary(
+    samples: Mapping[str, NDArray[np.float64]], wall_seconds: float,
+) -> dict[str, Any]:
     """Per-stage distribution (ms) and throughput of the processed frames.
 
     ``throughput_fps`` is frames over the wall time of the processing loops (bag reading and
@@ -93,15 +96,19 @@ class CocoResult:
                 'per_class': self.per_class}
 
 
-def _xywh(boxes: np.ndarray) -> np.ndarray:
+def _xywh(boxes: NDArray[Any]) -> NDArray[np.float64]:
     out = boxes.astype(np.float64)
     out[:, 2:] -= out[:, :2]
     return out
 
 
-def _dataset(images: list[EvalImage], cat_of: dict[int, int]) -> tuple[dict[str, Any], list]:
+def _dataset(
+    images: list[EvalImage], cat_of: dict[int, int],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """COCO ground-truth dict and result list; image, annotation and category ids start at 1."""
-    gt_images, annotations, results = [], [], []
+    gt_images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     for image_id, item in enumerate(images, start=1):
         gt_images.append({'id': image_id, 'width': item.width, 'height': item.height})
         gt = item.ground_truth
@@ -118,7 +125,7 @@ def _dataset(images: list[EvalImage], cat_of: dict[int, int]) -> tuple[dict[str,
     return {'images': gt_images, 'annotations': annotations, 'categories': categories}, results
 
 
-def _mean_valid(values: np.ndarray) -> float | None:
+def _mean_valid(values: NDArray[np.floating[Any]]) -> float | None:
     valid = values[values > -1]
     return float(valid.mean()) if valid.size else None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 import numpy as np
+from numpy.typing import NDArray
 
 from edge_infer_ros.eval.compare import Comparison
 from edge_infer_ros.eval.metrics import LATENCY_STAGES, CocoResult
@@ -36,7 +37,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _latency_plot(path: Path, samples: Mapping[str, np.ndarray]) -> None:
+def _latency_plot(path: Path, samples: Mapping[str, NDArray[np.float64]]) -> None:
     stages = [s for s in LATENCY_STAGES if len(samples.get(s, ())) > 0]
     fig = Figure(figsize=(4.0 * len(stages), 3.2), layout='constrained')
     for ax, stage in zip(fig.subplots(1, len(stages), squeeze=False)[0], stages, strict=True):
@@ -164,7 +165,7 @@ def write_report(
     folder: str | Path,
     metrics: Mapping[str, Any],
     *,
-    latency: Mapping[str, np.ndarray] | None = None,
+    latency: Mapping[str, NDArray[np.float64]] | None = None,
     coco: CocoResult | None = None,
     comparisons: Sequence[Comparison] = (),
     class_name: Callable[[int], str] = str,

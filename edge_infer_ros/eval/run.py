@@ -234,7 +234,9 @@ def _read_reference(
     if kind == 'ground_truth':
         result.ground_truth.add(key, boxes)
     else:
-        result.recorded[(references[topic], *key)] = boxes
+        # A named key: mypy 2.4 misreads a starred tuple in a subscript as 3.11-only syntax.
+        recorded_key = (references[topic], *key)
+        result.recorded[recorded_key] = boxes
 
 
 def _process(
