@@ -99,7 +99,7 @@ def test_detects_held_out_generated_objects(session: ort.InferenceSession) -> No
     h, w = _imgsz(session)
     rng = np.random.default_rng(HELD_OUT_SEED)
     n_gt = n_det = n_hit = 0
-    for _ in range(12):
+    for _ in range(24):
         scene = generate_scene(rng, 640, 480)
         x, r, left, top = _letterbox(scene.image, h, w)
         boxes, cls = _decode(session.run(None, {'images': x})[0][0])
@@ -118,7 +118,7 @@ def test_detects_held_out_generated_objects(session: ort.InferenceSession) -> No
                         taken.add(int(d))
                         n_hit += 1
                         break
-    assert n_gt >= 20
+    assert n_gt >= 40
     recall, precision = n_hit / n_gt, n_hit / max(n_det, 1)
     assert recall >= 0.8, (recall, precision)
-    assert precision >= 0.8, (recall, precision)
+    assert precision >= 0.75, (recall, precision)

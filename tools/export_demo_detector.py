@@ -126,8 +126,12 @@ def nms(boxes: np.ndarray, scores: np.ndarray, cls: np.ndarray, iou: float) -> n
 
 
 def coco_map(gts: list[tuple[np.ndarray, np.ndarray]],
-             dets: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[float, float]:
-    """Score detections with faster-coco-eval; returns (mAP@0.5, mAP@0.5:0.95)."""
+             dets: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+             per_class: dict[str, float] | None = None) -> tuple[float, float]:
+    """Score detections with faster-coco-eval; returns (mAP@0.5, mAP@0.5:0.95).
+
+    If ``per_class`` is given it receives each class's AP@0.5.
+    """
     from faster_coco_eval import COCO, COCOeval_faster
 
     images, anns, results = [], [], []
@@ -149,6 +153,11 @@ def coco_map(gts: list[tuple[np.ndarray, np.ndarray]],
     ev.evaluate()
     ev.accumulate()
     ev.summarize()
+    if per_class is not None:
+        prec = ev.eval['precision'][0, :, :, 0, -1]  # IoU 0.5, all recalls, classes, all areas
+        for k, name in enumerate(CLASS_NAMES):
+            valid = prec[:, k][prec[:, k] > -1]
+            per_class[name] = float(valid.mean()) if valid.size else float('nan')
     return float(ev.stats[1]), float(ev.stats[0])
 
 
@@ -175,11 +184,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
         times.append(time.perf_counter() - t)
         gts.append((s.boxes, s.class_ids))
         dets.append(decode(out, args.conf, args.iou))
-    m50, m5095 = coco_map(gts, dets)
+    per_class: dict[str, float] = {}
+    m50, m5095 = coco_map(gts, dets, per_class)
     n_obj = sum(len(g[1]) for g in gts)
     ms = np.asarray(times[5:]) * 1000
     print(f'images {len(samples)} objects {n_obj} conf {args.conf} iou {args.iou}')
     print(f'mAP@0.5 {m50:.4f}  mAP@0.5:0.95 {m5095:.4f}')
+    print('AP@0.5 per class: ' + ', '.join(f'{k} {v:.3f}' for k, v in per_class.items()))
     print(f'CPU 1 thread latency ms: median {np.median(ms):.2f} p90 {np.percentile(ms, 90):.2f}')
 
 
@@ -238,7 +249,7 @@ def main() -> None:
     e.add_argument('--imgsz', type=int, default=IMGSZ)
     v = sub.add_parser('eval', help='mAP and latency of an ONNX model')
     v.add_argument('--model', default=str(ROOT / 'models' / 'demo_detector.onnx'))
-    v.add_argument('--n', type=int, default=500)
+    v.add_argument('--n', type=int, default=1000)
     v.add_argument('--seed', type=int, default=EVAL_SEED)
     v.add_argument('--conf', type=float, default=CONF)
     v.add_argument('--iou', type=float, default=IOU)

@@ -179,7 +179,8 @@ def box_iou(a: torch.Tensor, b: torch.Tensor, giou: bool = False) -> torch.Tenso
 @torch.no_grad()
 def assign(scores: torch.Tensor, pred: torch.Tensor, anchors: torch.Tensor,
            strides: torch.Tensor, gt_boxes: torch.Tensor, gt_cls: torch.Tensor,
-           gt_valid: torch.Tensor, topk: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+           gt_valid: torch.Tensor, topk: int = 10, peak: str = 'one'
+           ) -> tuple[torch.Tensor, torch.Tensor]:
     """Task-aligned assignment.
 
     Args:
@@ -191,6 +192,9 @@ def assign(scores: torch.Tensor, pred: torch.Tensor, anchors: torch.Tensor,
         gt_cls: [B, M] long class ids.
         gt_valid: [B, M] bool, False for padding.
         topk: Positives per object at most.
+        peak: Class target of each object's best cell: ``'one'``, or ``'iou'`` (its best IoU,
+            as in TOOD/YOLOv8). ``'one'`` gives more confident scores, which matters when the
+            detector runs at a fixed threshold such as 0.25.
 
     Returns:
         Target boxes [B, N, 4] and soft class targets [B, N, C] (zero rows are negatives).
@@ -217,20 +221,21 @@ def assign(scores: torch.Tensor, pred: torch.Tensor, anchors: torch.Tensor,
     t_boxes = gt_boxes.gather(1, gt_idx[..., None].expand(b, n, 4))
     t_cls = gt_cls.gather(1, gt_idx)
     align = align * pos
-    norm = align * ((iou * pos).amax(-1, keepdim=True) / (align.amax(-1, keepdim=True) + 1e-9))
+    top_target = (iou * pos).amax(-1, keepdim=True) if peak == 'iou' else 1.0
+    norm = align * (top_target / (align.amax(-1, keepdim=True) + 1e-9))
     weight = norm.amax(1) * is_pos
     t_scores = F.one_hot(t_cls, c).float() * weight[..., None]
     return t_boxes, t_scores
 
 
 def detection_loss(raw: torch.Tensor, anchors: torch.Tensor, strides: torch.Tensor,
-                   gt_boxes: torch.Tensor, gt_cls: torch.Tensor, gt_valid: torch.Tensor
-                   ) -> tuple[torch.Tensor, dict[str, float]]:
+                   gt_boxes: torch.Tensor, gt_cls: torch.Tensor, gt_valid: torch.Tensor,
+                   peak: str = 'one') -> tuple[torch.Tensor, dict[str, float]]:
     """Soft-target BCE for classes plus target-weighted GIoU for boxes."""
     logits = raw[:, 4:].transpose(1, 2)
     pred = raw_to_xyxy(raw[:, :4], anchors, strides)
     t_boxes, t_scores = assign(logits.detach().sigmoid(), pred.detach(), anchors, strides,
-                               gt_boxes, gt_cls, gt_valid)
+                               gt_boxes, gt_cls, gt_valid, peak=peak)
     norm = t_scores.sum().clamp(min=1.0)
     cls_loss = F.binary_cross_entropy_with_logits(logits, t_scores, reduction='sum') / norm
     w = t_scores.sum(-1)
@@ -376,7 +381,7 @@ def train(args: argparse.Namespace) -> None:
             g['lr'] = lr_at(step, args.steps, args.lr, args.warmup)
         x = imgs.float().div_(255).contiguous(memory_format=torch.channels_last)
         raw = net(x)
-        loss, parts = detection_loss(raw, anchors, strides, boxes, cls, valid)
+        loss, parts = detection_loss(raw, anchors, strides, boxes, cls, valid, args.peak)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 10.0)
@@ -411,6 +416,8 @@ def main() -> None:
     p.add_argument('--wd', type=float, default=0.05)
     p.add_argument('--warmup', type=int, default=150)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--peak', choices=('one', 'iou'), default='one',
+                   help='class target of the best cell per object')
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--workers', type=int, default=0)
     p.add_argument('--log-every', type=int, default=20)
