@@ -8,6 +8,7 @@ argmax all 8400 anchors) does ~10x the memory traffic for the same result.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,6 +78,23 @@ class _SingleOutput(Decoder):
         self.index = index
         self.num_classes = num_classes
 
+    def decode(
+        self,
+        outputs: Sequence[NDArray[Any]],
+        transform: LetterboxTransform,
+        cfg: DecoderConfig,
+        batch_index: int = 0,
+    ) -> Detections:
+        """Decode one image; see :meth:`Decoder.decode`."""
+        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
+        return self._decode_rows(pred, transform, cfg)
+
+    @abstractmethod
+    def _decode_rows(
+        self, pred: NDArray[Any], transform: LetterboxTransform, cfg: DecoderConfig,
+    ) -> Detections:
+        """Decode the 2-D output of one image (batch axis removed)."""
+
     def _output(self, outputs: Sequence[NDArray[Any]]) -> NDArray[Any]:
         if not 0 <= self.index < len(outputs):
             msg = f'{self.name} decoder reads output #{self.index!r} of {len(outputs)!r} outputs.'
@@ -109,15 +127,9 @@ class YoloV8Decoder(_SingleOutput):
         super().__init__(index, num_classes)
         self.channels_last = channels_last
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
+    def _decode_rows(
+        self, pred: NDArray[Any], transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode`."""
-        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
         if self.channels_last:
             pred = pred.T
         nc = self._classes(pred.shape[0], 4)
@@ -139,15 +151,9 @@ class YoloV5Decoder(_SingleOutput):
 
     name = 'yolov5'
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
+    def _decode_rows(
+        self, pred: NDArray[Any], transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode`."""
-        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
         nc = self._classes(pred.shape[1], 5)
         # Class scores are at most 1, so objectness alone bounds the final score.
         cand = np.flatnonzero(pred[:, 4] >= cfg.confidence_threshold)
@@ -169,15 +175,9 @@ class End2EndDecoder(_SingleOutput):
 
     name = 'end2end'
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
+    def _decode_rows(
+        self, pred: NDArray[Any], transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode`."""
-        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
         if pred.shape[1] < 6:
             msg = f'end2end rows need 6 values (x1 y1 x2 y2 score class), got {pred.shape!r}.'
             raise DecoderError(msg)
@@ -205,15 +205,9 @@ class RtDetrUltralyticsDecoder(_SingleOutput):
         labels = pred[:, 5]
         return bool(labels.size) and bool(np.all((labels >= 0) & (labels == np.rint(labels))))
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
+    def _decode_rows(
+        self, pred: NDArray[Any], transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode`."""
-        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
         if self._scored(pred):
             cand = _scored_rows(pred[:, 4], cfg)
             rows = _as_float32(pred[cand, :6])
