@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ['CLASS_NAMES', 'MAX_OCCLUSION', 'Scene', 'generate_scene']
 
@@ -28,7 +30,7 @@ MAX_OCCLUSION = 0.6
 """Objects with a larger hidden fraction of their area get no label."""
 
 _MIN_BOX_SIDE = 4.0
-_Sprite = tuple[np.ndarray, np.ndarray]
+_Sprite = tuple[NDArray[Any], NDArray[Any]]
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,9 @@ class Scene:
         class_ids: (N,) int32 indices into :data:`CLASS_NAMES`.
     """
 
-    image: np.ndarray
-    boxes: np.ndarray
-    class_ids: np.ndarray
+    image: NDArray[Any]
+    boxes: NDArray[Any]
+    class_ids: NDArray[Any]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,7 +53,7 @@ class Scene:
 # built from 2-D fields with cv2.merge and combined with OpenCV arithmetic.
 
 
-def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> NDArray[Any]:
     """Return low-frequency noise in [0, 1] of shape (h, w), cheap because it is upsampled."""
     ch = max(2, round(cells * h / max(h, w)))
     cw = max(2, round(cells * w / max(h, w)))
@@ -59,28 +61,29 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.nd
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def _tint(field: np.ndarray, colour: np.ndarray) -> np.ndarray:
+def _tint(field: NDArray[Any], colour: NDArray[Any]) -> NDArray[Any]:
     """Colour image (h, w, 3) float32 equal to ``field[..., None] * colour``."""
     f = np.asarray(field, np.float32)
     return cv2.merge([f * np.float32(c) for c in colour])
 
 
 def _colour(rng: np.random.Generator, base: tuple[float, float, float],
-            jitter: float) -> np.ndarray:
+            jitter: float) -> NDArray[Any]:
     """Return a BGR colour jittered around ``base`` (0..255), clipped."""
     c = np.asarray(base, np.float32) * rng.uniform(1 - jitter, 1 + jitter)
     c += rng.uniform(-jitter, jitter, 3).astype(np.float32) * 60
     return np.clip(c, 0, 255)
 
 
-def _cylinder_shade(rng: np.random.Generator, w: int) -> np.ndarray:
+def _cylinder_shade(rng: np.random.Generator, w: int) -> NDArray[Any]:
     """Horizontal shading profile (w,) of a lit cylinder, light from a random side."""
     x = np.linspace(-1.0, 1.0, w, dtype=np.float32)
     light = rng.uniform(-0.6, 0.6)
-    return (0.55 + 0.55 * np.clip(np.cos((x - light) * 1.4), 0, 1)).astype(np.float32)
+    shade: NDArray[Any] = (0.55 + 0.55 * np.clip(np.cos((x - light) * 1.4), 0, 1))
+    return shade.astype(np.float32)
 
 
-def _poly_mask(h: int, w: int, pts: np.ndarray) -> np.ndarray:
+def _poly_mask(h: int, w: int, pts: NDArray[Any]) -> NDArray[Any]:
     """Anti-aliased filled polygon mask (h, w) float32 in [0, 1]."""
     m = np.zeros((h, w), np.uint8)
     cv2.fillPoly(m, [np.round(pts * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
@@ -92,8 +95,8 @@ def _poly_mask(h: int, w: int, pts: np.ndarray) -> np.ndarray:
 # Each is drawn as a material-index map, a palette and a shading field.
 
 
-def _render(mat: np.ndarray, palette: np.ndarray, shade: np.ndarray,
-            add: np.ndarray | None = None) -> np.ndarray:
+def _render(mat: NDArray[Any], palette: NDArray[Any], shade: NDArray[Any],
+            add: NDArray[Any] | None = None) -> NDArray[Any]:
     """Colour image ``palette[mat] * shade (+ add)`` built channel by channel."""
     chans = []
     for c in range(3):
@@ -101,7 +104,8 @@ def _render(mat: np.ndarray, palette: np.ndarray, shade: np.ndarray,
         if add is not None:
             ch += add
         chans.append(ch)
-    return cv2.merge(chans)
+    img: NDArray[Any] = cv2.merge(chans)
+    return img
 
 
 def _cone(rng: np.random.Generator, h: int) -> _Sprite:
@@ -249,7 +253,7 @@ _REL_SIZE = (1.0, 0.9, 0.75, 0.45, 1.0)
 # Backgrounds
 
 
-def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+def _texture(rng: np.random.Generator, h: int, w: int) -> NDArray[Any]:
     """One floor or wall texture (h, w, 3) float32 BGR."""
     kind = int(rng.integers(6))
     c1 = rng.uniform(30, 220, 3).astype(np.float32)
@@ -275,7 +279,8 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         t = (np.float32(np.cos(a)) * np.linspace(0, 1, w, dtype=np.float32)[None, :]
              + np.float32(np.sin(a)) * np.linspace(0, 1, h, dtype=np.float32)[:, None])
         t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
-        return _tint(1 - t, c1) + _tint(t, c2)
+        blend: NDArray[Any] = _tint(1 - t, c1) + _tint(t, c2)
+        return blend
     if kind == 4:  # asphalt / speckled
         f = 1 + (rng.random((h, w), dtype=np.float32) - 0.5) * rng.uniform(0.2, 0.6)
         img = _tint(f, rng.uniform(40, 110) * rng.uniform(0.9, 1.1, 3))
@@ -289,7 +294,7 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return _tint(0.6 + 0.7 * _smooth_noise(rng, h, w, 60), g)
 
 
-def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+def _background(rng: np.random.Generator, h: int, w: int) -> NDArray[Any]:
     """Floor, or wall above a floor in perspective, as uint8 BGR (h, w, 3)."""
     th, tw = max(8, h // 2), max(8, w // 2)
     floor = cv2.convertScaleAbs(_texture(rng, th, tw))
@@ -323,7 +328,7 @@ class _Placed:
     area: float
 
 
-def _paste(img: np.ndarray, owner: np.ndarray, sprite: _Sprite, quad: np.ndarray,
+def _paste(img: NDArray[Any], owner: NDArray[Any], sprite: _Sprite, quad: NDArray[Any],
            tag: int) -> tuple[int, int, int, int, float] | None:
     """Warp a sprite onto ``quad`` and alpha-blend it; mark covered pixels in ``owner``.
 
@@ -350,13 +355,13 @@ def _paste(img: np.ndarray, owner: np.ndarray, sprite: _Sprite, quad: np.ndarray
     return x0, y0, x1, y1, quad_area * float(np.count_nonzero(alpha > 0.5)) / alpha.size
 
 
-def _blend(roi: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> None:
+def _blend(roi: NDArray[Any], colour: NDArray[Any], alpha: NDArray[Any]) -> None:
     """Alpha-blend uint8 ``colour`` over uint8 ``roi`` in place (alpha is 2-D in [0, 1])."""
     roi[:] = cv2.blendLinear(roi, colour, 1.0 - alpha, alpha)
 
 
 def _quad(rng: np.random.Generator, cx: float, cy: float, sw: float, sh: float,
-          tilt_deg: float, persp: float) -> np.ndarray:
+          tilt_deg: float, persp: float) -> NDArray[Any]:
     """Corners (4, 2) of a rotated, perspective-jittered rectangle centred at (cx, cy)."""
     half = np.array([[-sw, -sh], [sw, -sh], [sw, sh], [-sw, sh]], np.float32) / 2
     half += rng.uniform(-persp, persp, (4, 2)).astype(np.float32) * (sw, sh)
@@ -365,7 +370,8 @@ def _quad(rng: np.random.Generator, cx: float, cy: float, sw: float, sh: float,
     return half @ rot.T + np.array([cx, cy], np.float32)
 
 
-def _clutter(rng: np.random.Generator, img: np.ndarray, owner: np.ndarray, scale: float) -> None:
+def _clutter(rng: np.random.Generator, img: NDArray[Any], owner: NDArray[Any],
+             scale: float) -> None:
     """Draw one non-class distractor (pole, slab, irregular polygon or cable)."""
     ih, iw = owner.shape
     kind = int(rng.integers(4))
@@ -403,7 +409,7 @@ def _clutter(rng: np.random.Generator, img: np.ndarray, owner: np.ndarray, scale
     owner[y0:y1, x0:x1][m > 0] = -2
 
 
-def _shadow(img: np.ndarray, quad: np.ndarray, strength: float) -> None:
+def _shadow(img: NDArray[Any], quad: NDArray[Any], strength: float) -> None:
     """Darken a soft ellipse under the bottom edge of ``quad`` (cheap contact shadow)."""
     ih, iw = img.shape[:2]
     bx, by = quad[2:4].mean(0)
@@ -420,28 +426,28 @@ def _shadow(img: np.ndarray, quad: np.ndarray, strength: float) -> None:
     _blend(roi, np.zeros_like(roi), dark)
 
 
-def _finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+def _finish(rng: np.random.Generator, img: NDArray[Any]) -> NDArray[Any]:
     """Apply lighting, colour cast, blur and sensor noise to a uint8 BGR image."""
     h, w = img.shape[:2]
-    light = 0.55 + 0.7 * rng.random((3, 4), dtype=np.float32) * rng.uniform(0.2, 1.0)
+    field = 0.55 + 0.7 * rng.random((3, 4), dtype=np.float32) * rng.uniform(0.2, 1.0)
     gain = rng.uniform(0.55, 1.25) * rng.uniform(0.9, 1.1, 3)
-    light = cv2.resize(cv2.convertScaleAbs(_tint(light, gain * 128)), (w, h),
+    light = cv2.resize(cv2.convertScaleAbs(_tint(field, gain * 128)), (w, h),
                        interpolation=cv2.INTER_LINEAR)
-    r = rng.random()
+    r = rng.random()  # OpenCV filters below work in place: fewer large temporaries
     if r < 0.3:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.6))
+        cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.6), dst=img)
     elif r < 0.45:
         k = int(rng.integers(3, 10))
         kern = np.zeros((k, k), np.float32)
         cv2.line(kern, (0, int(rng.integers(k))), (k - 1, int(rng.integers(k))), 1.0, 1)
-        img = cv2.filter2D(img, -1, kern / kern.sum())
-    out = cv2.multiply(img, light, scale=1 / 128)  # uint8 in and out: saturating and fast
+        cv2.filter2D(img, -1, kern / kern.sum(), dst=img)
+    cv2.multiply(img, light, dst=img, scale=1 / 128)  # uint8 in and out: saturating and fast
     sigma = rng.uniform(0, 12)
     if sigma > 2:
         noise = np.frombuffer(rng.bytes(h * w), np.uint8).reshape(h, w)  # luminance noise
-        k = sigma / 73.6  # std of uniform bytes is 73.6
-        out = cv2.addWeighted(out, 1.0, cv2.merge([noise, noise, noise]), k, -127.5 * k)
-    return out
+        amp = sigma / 73.6  # std of uniform bytes is 73.6
+        cv2.addWeighted(img, 1.0, cv2.merge([noise, noise, noise]), amp, -127.5 * amp, dst=img)
+    return img
 
 
 def generate_scene(rng: np.random.Generator, width: int = 640, height: int = 480, *,

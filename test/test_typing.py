@@ -30,6 +30,7 @@ CORE = [
     'edge_infer_ros/parameters.py',
     'edge_infer_ros/pipeline.py',
     'edge_infer_ros/preprocess.py',
+    'edge_infer_ros/scene.py',
     'edge_infer_ros/stats.py',
     'edge_infer_ros/streams.py',
     'edge_infer_ros/decoders',

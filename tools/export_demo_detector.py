@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from edge_infer_ros.scene import CLASS_NAMES, generate_scene  # noqa: E402
 
-IMGSZ = 320
+IMGSZ = 320  # training input size
+EXPORT_IMGSZ = 384  # shipped input size, see models/README.md
 PAD_VALUE = 114
 EVAL_SEED = 20_251_125  # held-out scenes; training uses other seeds
 EVAL_SIZE = (640, 480)  # the synthetic camera's default resolution
@@ -136,7 +137,7 @@ def coco_map(gts: list[tuple[np.ndarray, np.ndarray]],
 
     images, anns, results = [], [], []
     for img_id, ((gb, gc), (db, ds, dc)) in enumerate(zip(gts, dets, strict=True)):
-        images.append({'id': img_id, 'width': IMGSZ, 'height': IMGSZ})
+        images.append({'id': img_id, 'width': 0, 'height': 0})  # unused by bbox scoring
         for b, c in zip(gb, gc, strict=True):
             w, h = float(b[2] - b[0]), float(b[3] - b[1])
             anns.append({'id': len(anns) + 1, 'image_id': img_id, 'category_id': int(c),
@@ -161,9 +162,9 @@ def coco_map(gts: list[tuple[np.ndarray, np.ndarray]],
     return float(ev.stats[1]), float(ev.stats[0])
 
 
-def eval_samples(n: int, seed: int = EVAL_SEED) -> list[Sample]:
+def eval_samples(n: int, seed: int = EVAL_SEED, size: int = IMGSZ) -> list[Sample]:
     """The held-out set: ``n`` 640x480 camera frames from a seed training never uses."""
-    return [render_sample([seed, i], IMGSZ, EVAL_SIZE) for i in range(n)]
+    return [render_sample([seed, i], size, EVAL_SIZE) for i in range(n)]
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -174,8 +175,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(args.model, opts, providers=['CPUExecutionProvider'])
-    name = sess.get_inputs()[0].name
-    samples = eval_samples(args.n, args.seed)
+    inp = sess.get_inputs()[0]
+    name, size = inp.name, int(inp.shape[-1])
+    samples = eval_samples(args.n, args.seed, size)
     gts, dets, times = [], [], []
     for s in samples:
         x = (s.image.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
@@ -188,7 +190,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     m50, m5095 = coco_map(gts, dets, per_class)
     n_obj = sum(len(g[1]) for g in gts)
     ms = np.asarray(times[5:]) * 1000
-    print(f'images {len(samples)} objects {n_obj} conf {args.conf} iou {args.iou}')
+    print(f'{args.model}: input {size}x{size}, {len(samples)} images (seed {args.seed}), '
+          f'{n_obj} objects, conf {args.conf}, iou {args.iou}')
     print(f'mAP@0.5 {m50:.4f}  mAP@0.5:0.95 {m5095:.4f}')
     print('AP@0.5 per class: ' + ', '.join(f'{k} {v:.3f}' for k, v in per_class.items()))
     print(f'CPU 1 thread latency ms: median {np.median(ms):.2f} p90 {np.percentile(ms, 90):.2f}')
@@ -224,6 +227,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         'names': str(names),
         'train_steps': str(info.get('step', '')),
         'train_seed': str(info.get('seed', '')),
+        'train_imgsz': str([IMGSZ, IMGSZ]),
     }
     del model.metadata_props[:]
     for k, v in meta.items():
@@ -246,7 +250,7 @@ def main() -> None:
     e = sub.add_parser('export', help='checkpoint -> ONNX')
     e.add_argument('--ckpt', default=str(ROOT / 'build' / 'train' / 'ckpt.pt'))
     e.add_argument('--out', default=str(ROOT / 'models' / 'demo_detector.onnx'))
-    e.add_argument('--imgsz', type=int, default=IMGSZ)
+    e.add_argument('--imgsz', type=int, default=EXPORT_IMGSZ)
     v = sub.add_parser('eval', help='mAP and latency of an ONNX model')
     v.add_argument('--model', default=str(ROOT / 'models' / 'demo_detector.onnx'))
     v.add_argument('--n', type=int, default=1000)
