@@ -19,7 +19,6 @@ from vision_msgs.msg import (
 from edge_infer_ros.detections import Detections
 
 __all__ = [
-    'detections_from_msg',
     'detections_to_msg',
     'draw_detections',
     'image_to_msg',
@@ -55,25 +54,6 @@ def detections_to_msg(
         det.results.append(hyp)
         out.detections.append(det)
     return out
-
-
-def detections_from_msg(msg: Detection2DArray, labels: Sequence[str] = ()) -> Detections:
-    """Read a Detection2DArray back into arrays (class names are mapped through ``labels``)."""
-    index = {name: i for i, name in enumerate(labels)}
-    n = len(msg.detections)
-    boxes = np.zeros((n, 4), np.float32)
-    scores = np.zeros(n, np.float32)
-    class_ids = np.full(n, -1, np.int32)
-    for i, det in enumerate(msg.detections):
-        cx, cy = det.bbox.center.position.x, det.bbox.center.position.y
-        w, h = det.bbox.size_x, det.bbox.size_y
-        boxes[i] = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        if det.results:
-            best = max(det.results, key=lambda r: r.hypothesis.score)
-            scores[i] = best.hypothesis.score
-            cid = best.hypothesis.class_id
-            class_ids[i] = index.get(cid, int(cid) if cid.lstrip('-').isdigit() else -1)
-    return Detections(boxes, scores, class_ids)
 
 
 def label_info_msg(labels: Sequence[str], threshold: float, header: Header) -> LabelInfo:

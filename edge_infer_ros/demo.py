@@ -229,11 +229,11 @@ def _values(diag: Any, suffix: str) -> dict[str, str]:
 
 def _report(args: argparse.Namespace, rec: _Recording, configure_s: float, activate_ms: float,
             out_dir: Path) -> int:
-    from edge_infer_ros.conversions import detections_from_msg
+    from edge_infer_ros.eval.messages import ClassIndex, named_boxes_from_msg
 
     engine = _values(rec.diagnostics, ': engine')
     camera = _values(rec.diagnostics, ': image_raw')
-    labels: list[str] = []
+    index = ClassIndex()  # one name -> id map for truth and detections alike
     tp = fp = fn = 0
     frames = 0
     for stamp, truth_msg in rec.truth.items():
@@ -241,11 +241,8 @@ def _report(args: argparse.Namespace, rec: _Recording, configure_s: float, activ
         if det_msg is None:
             continue
         frames += 1
-        names = sorted({d.results[0].hypothesis.class_id for m in (truth_msg, det_msg)
-                        for d in m.detections if d.results})
-        labels = sorted(set(labels) | set(names))
-        truth = detections_from_msg(truth_msg, labels)
-        dets = detections_from_msg(det_msg, labels)
+        truth = index.detections(named_boxes_from_msg(truth_msg))
+        dets = index.detections(named_boxes_from_msg(det_msg))
         t, f, n = match_detections(dets, truth, iou_threshold=0.5)
         tp, fp, fn = tp + t, fp + f, fn + n
     precision = tp / max(tp + fp, 1)

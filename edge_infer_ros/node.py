@@ -189,10 +189,7 @@ class DetectorNode(LifecycleNode):
     def destroy_node(self) -> None:
         """Stop the worker before rclpy tears down the publishers it uses."""
         self._stop_processing()
-        if self._pipeline is not None:
-            with self._busy:
-                self._pipeline.close()
-            self._pipeline = None
+        self._close_pipeline()
         super().destroy_node()
 
     # ------------------------------------------------------------------------------ helpers
@@ -260,12 +257,16 @@ class DetectorNode(LifecycleNode):
         if self._label_pub is not None:
             self.destroy_publisher(self._label_pub)
             self._label_pub = None
+        self._close_pipeline()
+        self._configured = False
+        self._state_label = 'unconfigured'
+
+    def _close_pipeline(self) -> None:
+        """Release the engine once the frame in flight (if any) is done with it."""
         if self._pipeline is not None:
             with self._busy:
                 self._pipeline.close()
             self._pipeline = None
-        self._configured = False
-        self._state_label = 'unconfigured'
 
     def _apply_runtime_parameters(self, changed: dict[str, Any]) -> None:
         """Swap in new thresholds; the next frame uses them."""
