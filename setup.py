@@ -27,12 +27,12 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
-            f'detector_node = {PACKAGE}.node:main',
-            f'synthetic_camera = {PACKAGE}.synthetic_camera:main',
+            f'detector_node = {PACKAGE}.ros.node:main',
+            f'synthetic_camera = {PACKAGE}.demo.synthetic_camera:main',
             f'build_engine = {PACKAGE}.tools.build_engine:main',
             f'evaluate_bag = {PACKAGE}.eval.evaluate_bag:main',
             f'calibrate_int8 = {PACKAGE}.eval.calibrate_int8:main',
-            f'demo = {PACKAGE}.demo:main',
+            f'demo = {PACKAGE}.demo.run:main',
         ],
     },
 )

@@ -19,9 +19,9 @@ import numpy as np
 
 from edge_infer_ros.config import DecoderConfig, PreprocessConfig
 from edge_infer_ros.decoders import select_decoder
-from edge_infer_ros.image_decode import decode_image, preferred_channel_order
-from edge_infer_ros.nms import nms
-from edge_infer_ros.preprocess import LetterboxTransform, Preprocessor
+from edge_infer_ros.decoders.nms import nms
+from edge_infer_ros.imaging.decode import decode_image, preferred_channel_order
+from edge_infer_ros.imaging.preprocess import LetterboxTransform, Preprocessor
 
 FRAME_H, FRAME_W = 1080, 1920
 INPUT = 640
@@ -169,7 +169,7 @@ def nms_alternatives(runs: int) -> dict[str, float]:
         return keep
 
     return {
-        'edge_infer_ros.nms (OpenCV), 300 random boxes': median_ms(
+        'edge_infer_ros.decoders.nms (OpenCV), 300 random boxes': median_ms(
             lambda: nms(boxes, scores, 0.45), runs),
         'numpy greedy loop, 300 random boxes': median_ms(numpy_greedy, max(runs // 5, 10)),
     }

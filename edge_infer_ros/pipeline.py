@@ -19,12 +19,12 @@ from numpy.typing import NDArray
 
 from edge_infer_ros.config import DecoderConfig, PipelineConfig
 from edge_infer_ros.decoders import Decoder, select_decoder
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.decoders.labels import resolve_class_names
 from edge_infer_ros.engine import Engine, create_engine
 from edge_infer_ros.errors import ConfigError
-from edge_infer_ros.image_decode import decode_compressed, decode_image, preferred_channel_order
-from edge_infer_ros.labels import resolve_class_names
-from edge_infer_ros.preprocess import Preprocessor
+from edge_infer_ros.imaging.decode import decode_compressed, decode_image, preferred_channel_order
+from edge_infer_ros.imaging.preprocess import Preprocessor
 from edge_infer_ros.stats import StageTimes
 
 __all__ = ['DetectionPipeline']

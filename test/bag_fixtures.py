@@ -20,8 +20,8 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from edge_infer_ros.bag_types import typestore
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.eval.bag_types import typestore
 from edge_infer_ros.eval.messages import detection_array, ros2_header
 
 __all__ = [

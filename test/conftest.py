@@ -10,7 +10,7 @@ import sys
 import pytest
 from ros_helpers import RosGraph
 
-from edge_infer_ros.dds import profile_variable
+from edge_infer_ros.ros.dds import profile_variable
 
 # One DDS domain per pytest process so parallel runs on a machine never see each other's nodes;
 # child processes inherit it. Discovery stays on loopback.

@@ -11,9 +11,13 @@ import pytest
 
 from edge_infer_ros.config import OUTPUT_FORMATS, DecoderConfig, PreprocessConfig
 from edge_infer_ros.decoders import select_decoder
+from edge_infer_ros.decoders.labels import (
+    ClassNames,
+    class_names_from_metadata,
+    resolve_class_names,
+)
 from edge_infer_ros.errors import ConfigError, DecoderError
-from edge_infer_ros.labels import ClassNames, class_names_from_metadata, resolve_class_names
-from edge_infer_ros.preprocess import LetterboxTransform, Preprocessor
+from edge_infer_ros.imaging.preprocess import LetterboxTransform, Preprocessor
 
 INPUT = 320
 ANCHORS = 40 * 40 + 20 * 20 + 10 * 10  # YOLOv8 cells at 320x320 on strides 8/16/32.

@@ -16,11 +16,11 @@ MODEL = Path(__file__).resolve().parent.parent / 'models' / 'demo_detector.onnx'
 def test_demo_detects_the_synthetic_scenes_and_records_a_bag(tmp_path) -> None:
     from rosbags.highlevel import AnyReader
 
-    from edge_infer_ros.bag_types import typestore
+    from edge_infer_ros.eval.bag_types import typestore
 
     env = dict(os.environ, ROS_DOMAIN_ID=str(101 + os.getpid() % 50))
     result = subprocess.run(
-        [sys.executable, '-m', 'edge_infer_ros.demo', '--seconds', '4', '--rate', '8',
+        [sys.executable, '-m', 'edge_infer_ros.demo.run', '--seconds', '4', '--rate', '8',
          '--output', str(tmp_path), '--engine-cache-path', str(tmp_path / 'engines')],
         env=env, capture_output=True, text=True, timeout=240, check=False)
     out = result.stdout + result.stderr

@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from edge_infer_ros.scene import CLASS_NAMES, generate_scene
+from edge_infer_ros.demo.scene import CLASS_NAMES, generate_scene
 
 MODEL = Path(__file__).resolve().parent.parent / 'models' / 'demo_detector.onnx'
 HELD_OUT_SEED = 424_242  # neither the training seed nor the model card's evaluation seed

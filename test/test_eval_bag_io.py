@@ -8,10 +8,10 @@ from bag_fixtures import LABELS, random_frames, write_bag
 import numpy as np
 import pytest
 
-from edge_infer_ros.bag_types import typestore
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.errors import BagError
 from edge_infer_ros.eval.bag_io import DETECTIONS_TYPE, BagReader, BagWriter
+from edge_infer_ros.eval.bag_types import typestore
 from edge_infer_ros.eval.messages import (
     ClassIndex,
     detection_array,

@@ -12,7 +12,7 @@ from bag_fixtures import FrameSpec, pixel_detector, random_frames, write_bag, wr
 import numpy as np
 import pytest
 
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.eval.bag_io import BagReader
 from edge_infer_ros.eval.evaluate_bag import main
 from edge_infer_ros.eval.messages import frame_key

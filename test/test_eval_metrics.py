@@ -9,7 +9,7 @@ from bag_fixtures import LABELS, random_frames
 import numpy as np
 import pytest
 
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.errors import BagError
 from edge_infer_ros.eval.compare import compare_sources
 from edge_infer_ros.eval.ground_truth import load_coco_json

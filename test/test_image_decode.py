@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_infer_ros.errors import ImageDecodeError
-from edge_infer_ros.image_decode import (
+from edge_infer_ros.imaging.decode import (
     SUPPORTED_ENCODINGS,
     decode_compressed,
     decode_image,

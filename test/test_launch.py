@@ -91,7 +91,7 @@ def test_dds_profile_sets_the_one_variable_of_the_fast_dds_version(
         launch_module, monkeypatch, distro, variable) -> None:
     from launch.utilities import perform_substitutions
 
-    from edge_infer_ros.dds import profile_variable
+    from edge_infer_ros.ros.dds import profile_variable
 
     if distro is None:
         monkeypatch.delenv('ROS_DISTRO', raising=False)

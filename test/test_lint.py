@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 import shutil
 import subprocess
@@ -47,3 +48,30 @@ def test_every_xml_file_is_well_formed() -> None:
         if any(part.startswith(('.venv', 'build')) for part in path.relative_to(REPO).parts):
             continue
         ET.parse(path)
+
+
+def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which('lint-imports', path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip('import-linter is not installed (requirements/test.txt)')
+    return subprocess.run([exe, '--no-cache'], cwd=cwd, capture_output=True, text=True,
+                          check=False, env={**os.environ, 'PYTHONPATH': str(cwd)})
+
+
+@pytest.mark.linter
+def test_import_layering_contracts_are_kept() -> None:
+    result = _lint_imports(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '0 broken' in result.stdout
+
+
+@pytest.mark.linter
+def test_a_core_module_importing_rclpy_breaks_the_contract(tmp_path: Path) -> None:
+    shutil.copytree(REPO / 'edge_infer_ros', tmp_path / 'edge_infer_ros',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copy(REPO / '.importlinter', tmp_path / '.importlinter')
+    preprocess = tmp_path / 'edge_infer_ros' / 'imaging' / 'preprocess.py'
+    preprocess.write_text(preprocess.read_text() + '\nimport rclpy  # noqa\n')
+    result = _lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert 'edge_infer_ros.imaging.preprocess -> rclpy' in result.stdout

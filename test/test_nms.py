@@ -8,7 +8,7 @@ from hypothesis.extra.numpy import arrays
 import numpy as np
 import pytest
 
-from edge_infer_ros.nms import nms, top_k_indices
+from edge_infer_ros.decoders.nms import nms, top_k_indices
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -27,7 +27,7 @@ def model(tmp_path):
 
 
 def start_detector(ros_graph, tmp_path, model, name='detector', **params: Any):
-    from edge_infer_ros.node import DetectorNode
+    from edge_infer_ros.ros.node import DetectorNode
 
     node = DetectorNode(name, context=ros_graph.context,
                         parameter_overrides=detector_params(model, tmp_path / 'cache', **params))
@@ -53,7 +53,7 @@ def publish_until(pub, msg, received: list, count: int = 1, timeout: float = 15.
 def test_configure_activate_detect_deactivate(ros_graph, tmp_path, model) -> None:
     from vision_msgs.msg import Detection2DArray, LabelInfo
 
-    from edge_infer_ros.qos import latched_qos
+    from edge_infer_ros.ros.qos import latched_qos
 
     _node, client = start_detector(ros_graph, tmp_path, model)
     assert client.state() == 'unconfigured'

@@ -11,7 +11,7 @@ from node_fixtures import collecting, detector_params, write_constant_model
 import pytest
 from ros_helpers import LifecycleClient, wait_for
 
-from edge_infer_ros.dds import profile_variable
+from edge_infer_ros.ros.dds import profile_variable
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
@@ -24,7 +24,7 @@ def test_full_hd_from_another_process_is_detected_under_auto(
 ) -> None:
     from vision_msgs.msg import Detection2DArray
 
-    from edge_infer_ros.node import DetectorNode
+    from edge_infer_ros.ros.node import DetectorNode
 
     model = write_constant_model(tmp_path / 'const.onnx')
     node = ros_graph.add(DetectorNode('big_detector', context=ros_graph.context,
@@ -43,7 +43,7 @@ def test_full_hd_from_another_process_is_detected_under_auto(
         assert got[-1].header.frame_id == 'big_cam'
         assert len(got[-1].detections) == 2
         expected = 'reliable' if reliability == 'reliable' else 'best_effort'
-        from edge_infer_ros.qos import describe_reliability
+        from edge_infer_ros.ros.qos import describe_reliability
 
         assert wait_for(lambda: describe_reliability(node._cameras[0].reliability) == expected,
                         timeout=5.0)

@@ -30,7 +30,7 @@ def test_shipped_yaml_lists_every_parameter_with_its_default() -> None:
 
 
 def test_shipped_yaml_is_accepted_by_rcl_and_declares_on_the_node(ros_graph, tmp_path) -> None:
-    from edge_infer_ros.node import DetectorNode
+    from edge_infer_ros.ros.node import DetectorNode
 
     rclpy = pytest.importorskip('rclpy')
     from rclpy.context import Context
@@ -52,7 +52,7 @@ def test_empty_lists_from_a_dumped_params_file_configure(tmp_path) -> None:
     from node_fixtures import write_constant_model
     from rclpy.lifecycle import TransitionCallbackReturn
 
-    from edge_infer_ros.node import DetectorNode
+    from edge_infer_ros.ros.node import DetectorNode
 
     rclpy = pytest.importorskip('rclpy')
     from rclpy.context import Context

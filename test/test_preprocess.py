@@ -10,8 +10,8 @@ import pytest
 
 from edge_infer_ros.config import PreprocessConfig
 from edge_infer_ros.errors import ConfigError, ImageDecodeError
-from edge_infer_ros.image_decode import decode_image
-from edge_infer_ros.preprocess import LetterboxTransform, Preprocessor
+from edge_infer_ros.imaging.decode import decode_image
+from edge_infer_ros.imaging.preprocess import LetterboxTransform, Preprocessor
 
 RNG = np.random.default_rng(3)
 

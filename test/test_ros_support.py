@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_infer_ros.dds import profile_variable
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.errors import ConfigError
-from edge_infer_ros.matching import box_iou, match_detections, match_pairs
+from edge_infer_ros.eval.matching import box_iou, match_detections, match_pairs
+from edge_infer_ros.ros.dds import profile_variable
 from edge_infer_ros.stats import LatencyWindow, RateMeter
 from edge_infer_ros.streams import FrameSlot, plan_cameras
 
@@ -77,7 +77,7 @@ def test_rosbags_type_store_has_upstream_vision_msgs_hashes() -> None:
     pytest.importorskip('rosbags')
     from test_interfaces import UPSTREAM_HASHES
 
-    from edge_infer_ros.bag_types import typestore
+    from edge_infer_ros.eval.bag_types import typestore
 
     store = typestore()
     for name, expected in UPSTREAM_HASHES.items():

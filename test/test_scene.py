@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_infer_ros.scene import CLASS_NAMES, Scene, generate_scene
+from edge_infer_ros.demo.scene import CLASS_NAMES, Scene, generate_scene
 
 
 def _scenes(seed: int, n: int, width: int = 640, height: int = 480) -> list[Scene]:

@@ -20,9 +20,9 @@ import pytest
 from edge_infer_ros.config import DecoderConfig, PreprocessConfig
 from edge_infer_ros.decoders import select_decoder
 from edge_infer_ros.errors import ConfigError, EngineError
+from edge_infer_ros.imaging.preprocess import LetterboxTransform, Preprocessor
 from edge_infer_ros.parameters import pipeline_config_from_params
 from edge_infer_ros.pipeline import DetectionPipeline
-from edge_infer_ros.preprocess import LetterboxTransform, Preprocessor
 
 INPUT = 320
 ORIG_W, ORIG_H = 500, 300

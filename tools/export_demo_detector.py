@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge_infer_ros.scene import CLASS_NAMES, generate_scene  # noqa: E402
+from edge_infer_ros.demo.scene import CLASS_NAMES, generate_scene  # noqa: E402
 
 IMGSZ = 320  # training input size
 EXPORT_IMGSZ = 384  # shipped input size, see models/README.md

@@ -6,8 +6,8 @@ independent sigmoids. Positives come from a task-aligned assignment (score^0.5 *
 candidates near each object) with soft class targets (the alignment, normalised to 1 at each
 object's best cell) and a target-weighted GIoU box loss. AdamW, cosine schedule, weight EMA.
 
-Data is rendered on the fly by ``edge_infer_ros.scene``; sample ``i`` of step ``s`` always uses
-the seed ``[seed, s, i]``, so a resumed run sees exactly the data an uninterrupted one would.
+Data is rendered on the fly by ``edge_infer_ros.demo.scene``; sample ``i`` of step ``s`` always
+uses the seed ``[seed, s, i]``, so a resumed run sees exactly the data an uninterrupted one would.
 Checkpoints go to ``build/train/`` (gitignored) every ``--ckpt-every`` steps; rerunning the same
 command resumes. The defaults (2400 steps of 32 images at 320x320) take ~0.75 s/step on 2 idle
 CPU cores, about 30 min; the model is then exported at 384x384 (see models/README.md).

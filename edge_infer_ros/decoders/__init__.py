@@ -1,4 +1,7 @@
-"""Model outputs to :class:`~edge_infer_ros.detections.Detections`, one decoder per head layout.
+"""Model outputs to ``Detections``, one decoder per head layout, with NMS and class labels.
+
+``detections`` holds the result type, ``nms`` the OpenCV-backed suppression and ``labels`` the
+class names from a labels file or the model's metadata.
 
 Use :func:`select_decoder` once per model, then ``decoder.decode(outputs, transform, cfg)`` per
 image; formats that need extra model inputs (official RT-DETR) provide them through

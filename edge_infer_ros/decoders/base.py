@@ -15,10 +15,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge_infer_ros.config import DecoderConfig
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.decoders.nms import nms, top_k_indices
 from edge_infer_ros.errors import DecoderError
-from edge_infer_ros.nms import nms, top_k_indices
-from edge_infer_ros.preprocess import LetterboxTransform
+from edge_infer_ros.imaging.preprocess import LetterboxTransform
 
 __all__ = [
     'Decoder',

@@ -23,10 +23,10 @@ from edge_infer_ros.decoders.base import (
     finish,
     take_batch,
 )
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.decoders.nms import top_k_indices
 from edge_infer_ros.errors import DecoderError
-from edge_infer_ros.nms import top_k_indices
-from edge_infer_ros.preprocess import LetterboxTransform
+from edge_infer_ros.imaging.preprocess import LetterboxTransform
 
 __all__ = [
     'End2EndDecoder',

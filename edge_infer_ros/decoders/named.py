@@ -14,9 +14,9 @@ from numpy.typing import NDArray
 
 from edge_infer_ros.config import DecoderConfig
 from edge_infer_ros.decoders.base import Decoder, TensorInfo, finish, take_batch
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.errors import DecoderError
-from edge_infer_ros.preprocess import LetterboxTransform
+from edge_infer_ros.imaging.preprocess import LetterboxTransform
 
 __all__ = [
     'EfficientNmsDecoder',

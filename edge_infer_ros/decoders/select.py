@@ -21,6 +21,7 @@ from edge_infer_ros.decoders.dense import (
     YoloV8Decoder,
     rtdetr_scored_layout,
 )
+from edge_infer_ros.decoders.labels import class_names_from_metadata
 from edge_infer_ros.decoders.named import (
     EfficientNmsDecoder,
     RtDetrOfficialDecoder,
@@ -28,7 +29,6 @@ from edge_infer_ros.decoders.named import (
     assign_roles,
 )
 from edge_infer_ros.errors import ConfigError, DecoderError
-from edge_infer_ros.labels import class_names_from_metadata
 
 __all__ = ['select_decoder']
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from edge_infer_ros.dds import profile_variable
-from edge_infer_ros.matching import match_detections
+from edge_infer_ros.eval.matching import match_detections
+from edge_infer_ros.ros.dds import profile_variable
 
 __all__ = ['main']
 
@@ -84,7 +84,7 @@ def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 def _write_bag(path: Path, rec: _Recording) -> None:
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    from edge_infer_ros.bag_types import typestore
+    from edge_infer_ros.eval.bag_types import typestore
 
     if path.exists():
         shutil.rmtree(path)
@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
                    '-p', f'height:={args.height}', '-p', f'seed:={args.seed}']
     print(f'[demo] starting synthetic_camera ({args.width}x{args.height} @ {args.rate:g} Hz) and '
           f'detector_node; logs in {out_dir}/')
-    camera = _start([sys.executable, '-m', 'edge_infer_ros.synthetic_camera', *camera_args], env,
-                    out_dir / 'synthetic_camera.log')
-    detector = _start([sys.executable, '-m', 'edge_infer_ros.node', *detector_args], env,
+    camera = _start([sys.executable, '-m', 'edge_infer_ros.demo.synthetic_camera', *camera_args],
+                    env, out_dir / 'synthetic_camera.log')
+    detector = _start([sys.executable, '-m', 'edge_infer_ros.ros.node', *detector_args], env,
                       out_dir / 'detector.log')
 
     rclpy.init()

@@ -18,11 +18,11 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
-from edge_infer_ros.conversions import detections_to_msg, image_to_msg
-from edge_infer_ros.detections import Detections
-from edge_infer_ros.qos import image_qos
-from edge_infer_ros.scene import CLASS_NAMES, generate_scene
-from edge_infer_ros.spin import run_node
+from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.demo.scene import CLASS_NAMES, generate_scene
+from edge_infer_ros.ros.conversions import detections_to_msg, image_to_msg
+from edge_infer_ros.ros.qos import image_qos
+from edge_infer_ros.ros.spin import run_node
 
 __all__ = ['SyntheticCamera', 'main']
 

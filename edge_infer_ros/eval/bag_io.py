@@ -26,8 +26,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from edge_infer_ros.bag_types import typestore
 from edge_infer_ros.errors import BagError
+from edge_infer_ros.eval.bag_types import typestore
 
 __all__ = [
     'BagReader',

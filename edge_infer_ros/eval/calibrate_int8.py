@@ -34,7 +34,6 @@ from onnxruntime.quantization import (
     write_calibration_table,
 )
 
-from edge_infer_ros.cli_params import add_params_arguments, load_params
 from edge_infer_ros.config import PipelineConfig
 from edge_infer_ros.engine import cache_key
 from edge_infer_ros.engine.model import read_model_info
@@ -42,6 +41,7 @@ from edge_infer_ros.errors import BagError, CalibrationError, EdgeInferError, Im
 from edge_infer_ros.eval.bag_io import IMAGE_TYPES, BagReader
 from edge_infer_ros.parameters import pipeline_config_from_params
 from edge_infer_ros.pipeline import DetectionPipeline
+from edge_infer_ros.tools.cli_params import add_params_arguments, load_params
 
 __all__ = ['TABLE_NAME', 'main', 'sample_indices']
 

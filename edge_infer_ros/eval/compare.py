@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from edge_infer_ros.detections import Detections
-from edge_infer_ros.matching import match_pairs
+from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.eval.matching import match_pairs
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison

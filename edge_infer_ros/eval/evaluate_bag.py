@@ -23,7 +23,6 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from edge_infer_ros.cli_params import add_params_arguments, load_params
 from edge_infer_ros.errors import BagError, ConfigError, EdgeInferError
 from edge_infer_ros.eval.bag_io import IMAGE_TYPES, STORAGES, BagReader
 from edge_infer_ros.eval.compare import Comparison, compare_sources
@@ -38,6 +37,7 @@ from edge_infer_ros.eval.metrics import (
 )
 from edge_infer_ros.eval.report import write_report
 from edge_infer_ros.eval.run import BagJob, BagResult, Frame, evaluate_bags, read_detections
+from edge_infer_ros.tools.cli_params import add_params_arguments, load_params
 
 __all__ = ['main']
 

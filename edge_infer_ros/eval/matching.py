@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 
 __all__ = ['box_iou', 'match_detections', 'match_pairs']
 

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rosbags.typesys.store import Typestore
 
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 
 __all__ = [
     'ClassIndex',

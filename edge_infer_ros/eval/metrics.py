@@ -17,7 +17,7 @@ from faster_coco_eval import COCO, COCOeval_faster
 import numpy as np
 from numpy.typing import NDArray
 
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.eval.messages import ClassIndex
 from edge_infer_ros.stats import STAGES
 

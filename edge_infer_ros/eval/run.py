@@ -18,7 +18,7 @@ import queue
 import time
 from typing import Any
 
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.errors import BagError, ConfigError, EdgeInferError, ImageDecodeError
 from edge_infer_ros.eval.bag_io import (
     DETECTIONS_TYPE,

@@ -16,7 +16,7 @@ from vision_msgs.msg import (
     VisionClass,
 )
 
-from edge_infer_ros.detections import Detections
+from edge_infer_ros.decoders.detections import Detections
 
 __all__ = [
     'detections_to_msg',

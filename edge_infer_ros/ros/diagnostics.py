@@ -7,7 +7,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-from edge_infer_ros.qos import describe_reliability
+from edge_infer_ros.ros.qos import describe_reliability
 from edge_infer_ros.stats import STAGES, StageStats
 from edge_infer_ros.streams import CameraPlan
 

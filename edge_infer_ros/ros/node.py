@@ -24,13 +24,6 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from edge_infer_ros.config import NodeConfig
-from edge_infer_ros.conversions import (
-    detections_to_msg,
-    draw_detections,
-    image_to_msg,
-    label_info_msg,
-)
-from edge_infer_ros.diagnostics import build_diagnostics
 from edge_infer_ros.errors import ConfigError, EdgeInferError, ImageDecodeError
 from edge_infer_ros.parameters import (
     decoder_config_from_params,
@@ -38,9 +31,16 @@ from edge_infer_ros.parameters import (
     pipeline_config_from_params,
 )
 from edge_infer_ros.pipeline import DetectionPipeline
-from edge_infer_ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
-from edge_infer_ros.ros_params import ParameterGuard, declare_parameters, parameter_values
-from edge_infer_ros.spin import run_node
+from edge_infer_ros.ros.conversions import (
+    detections_to_msg,
+    draw_detections,
+    image_to_msg,
+    label_info_msg,
+)
+from edge_infer_ros.ros.diagnostics import build_diagnostics
+from edge_infer_ros.ros.params import ParameterGuard, declare_parameters, parameter_values
+from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
+from edge_infer_ros.ros.spin import run_node
 from edge_infer_ros.streams import CameraPlan, FrameSlot, plan_cameras
 
 __all__ = ['DetectorNode', 'main']

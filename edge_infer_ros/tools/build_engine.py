@@ -17,12 +17,12 @@ import threading
 import time
 from typing import TextIO
 
-from edge_infer_ros.cli_params import add_params_arguments, parse_overrides
 from edge_infer_ros.config import FALLBACK_POLICIES, PRECISIONS
 from edge_infer_ros.engine import Engine, cache_key, create_engine
 from edge_infer_ros.engine.cache import engine_files
 from edge_infer_ros.errors import EdgeInferError
 from edge_infer_ros.parameters import load_pipeline_config
+from edge_infer_ros.tools.cli_params import add_params_arguments, parse_overrides
 
 __all__ = ['main']
 
