@@ -8,11 +8,12 @@ parameters YAML file with ``load_params_file``. Both call ``pipeline_config_from
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -28,6 +29,8 @@ from edge_infer_ros.config import (
     PreprocessConfig,
 )
 from edge_infer_ros.errors import ConfigError
+
+_C = TypeVar('_C')
 
 __all__ = [
     'PARAMETERS',
@@ -280,6 +283,21 @@ def _expand(path: str) -> str:
     return os.path.expandvars(os.path.expanduser(path)) if path else path
 
 
+def _from_params(cls: type[_C], p: Mapping[str, Any], **computed: Any) -> _C:
+    """Fill the dataclass ``cls`` from validated parameters whose names are its field names.
+
+    The field names are the parameter names, so a parameter added to both the table and the
+    dataclass needs no third edit here; lists become tuples (the configs are frozen), and
+    ``computed`` gives the fields that are parsed or derived rather than copied.
+    """
+    values = {
+        f.name: computed[f.name] if f.name in computed
+        else tuple(p[f.name]) if isinstance(p[f.name], list) else p[f.name]
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+    }
+    return cls(**values)
+
+
 def pipeline_config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
     """Build the typed pipeline configuration from (possibly partial) parameter values."""
     p = validate_params(values)
@@ -289,57 +307,30 @@ def pipeline_config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
     if not p['providers']:
         msg = "parameter 'providers' is empty; list at least one of tensorrt, cuda, cpu"
         raise ConfigError(msg)
-    engine = EngineConfig(
+    engine = _from_params(
+        EngineConfig, p,
         model_path=_expand(p['model_path']) or default_model_path(),
-        providers=tuple(p['providers']),
-        precision=p['precision'],
         int8_calibration_table=_expand(p['int8_calibration_table']),
         engine_cache_path=_expand(p['engine_cache_path']),
-        timing_cache=p['timing_cache'],
         workspace_bytes=parse_workspace(p['workspace']),
-        builder_optimization_level=p['builder_optimization_level'],
-        device_id=p['device_id'],
-        cuda_graph=p['cuda_graph'],
-        dla_core=p['dla_core'],
         input_shape=_parse_input_shape(p['input_shape']),
         profile_min_shapes=p['profile_min_shapes'].strip(),
         profile_opt_shapes=p['profile_opt_shapes'].strip(),
         profile_max_shapes=p['profile_max_shapes'].strip(),
         trt_extra_options=_parse_extra_options(p['trt_extra_options']),
-        fallback_policy=p['fallback_policy'],
-        warmup_iterations=p['warmup_iterations'],
-        export_ep_context=p['export_ep_context'],
-        cpu_threads=p['cpu_threads'],
     )
-    preprocess = PreprocessConfig(
-        letterbox=p['letterbox'],
-        pad_value=p['pad_value'],
-        channel_order=p['channel_order'],
-        scale=p['scale'],
-        mean=tuple(p['mean']),
-        std=tuple(p['std']),
-    )
-    return PipelineConfig(
+    return _from_params(
+        PipelineConfig, p,
         engine=engine,
-        preprocess=preprocess,
-        decoder=decoder_config_from_params(p),
+        preprocess=_from_params(PreprocessConfig, p),
+        decoder=_from_params(DecoderConfig, p),
         labels_path=_expand(p['labels_path']),
-        max_image_pixels=p['max_image_pixels'],
     )
 
 
 def decoder_config_from_params(values: Mapping[str, Any]) -> DecoderConfig:
     """Build the decoder settings alone: what a runtime parameter change rebuilds."""
-    p = validate_params(values)
-    return DecoderConfig(
-        output_format=p['output_format'],
-        confidence_threshold=p['confidence_threshold'],
-        iou_threshold=p['iou_threshold'],
-        max_detections=p['max_detections'],
-        pre_nms_top_k=p['pre_nms_top_k'],
-        class_agnostic_nms=p['class_agnostic_nms'],
-        class_filter=tuple(p['class_filter']),
-    )
+    return _from_params(DecoderConfig, validate_params(values))
 
 
 def node_config_from_params(values: Mapping[str, Any]) -> NodeConfig:
@@ -352,15 +343,7 @@ def node_config_from_params(values: Mapping[str, Any]) -> NodeConfig:
     if len(set(topics)) != len(topics):
         msg = f"parameter 'image_topics' lists a topic twice: {list(topics)!r}"
         raise ConfigError(msg)
-    return NodeConfig(
-        image_topics=topics,
-        image_transport=p['image_transport'],
-        qos_reliability=p['qos_reliability'],
-        qos_depth=p['qos_depth'],
-        class_id_mode=p['class_id_mode'],
-        publish_debug_image=p['publish_debug_image'],
-        diagnostics_period=p['diagnostics_period'],
-    )
+    return _from_params(NodeConfig, p, image_topics=topics)
 
 
 def load_params_file(path: str | os.PathLike[str], node_name: str | None = None) -> dict[str, Any]:

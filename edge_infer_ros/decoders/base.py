@@ -150,6 +150,10 @@ def best_class(
     return scores.max(axis=axis), scores.argmax(axis=axis).astype(np.int32)
 
 
+Tensors = dict[str, NDArray[Any]]
+"""One image's output tensors by role (``pred`` for single-tensor heads)."""
+
+
 class Decoder(ABC):
     """Turns one image's model outputs into :class:`Detections` in original pixels.
 
@@ -172,7 +176,6 @@ class Decoder(ABC):
         del transform, batch_size
         return {}
 
-    @abstractmethod
     def decode(
         self,
         outputs: Sequence[NDArray[Any]],
@@ -182,9 +185,23 @@ class Decoder(ABC):
     ) -> Detections:
         """Decode image ``batch_index`` of ``outputs`` (the session's outputs, in order).
 
+        Every format splits into the same two steps: pick this image's tensors out of the batch
+        (checking ranks), then turn them into detections.
+
         Raises:
             DecoderError: the outputs do not have the layout this decoder expects.
         """
+        return self._decode_image(self._pick(outputs, batch_index), transform, cfg)
+
+    @abstractmethod
+    def _pick(self, outputs: Sequence[NDArray[Any]], batch_index: int) -> Tensors:
+        """Return image ``batch_index``'s tensors by role, rank and batch range checked."""
+
+    @abstractmethod
+    def _decode_image(
+        self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
+    ) -> Detections:
+        """Turn one image's tensors into detections in original-image pixels."""
 
     def __repr__(self) -> str:
         """Name the format (used in logs)."""

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from edge_infer_ros.config import DecoderConfig
 from edge_infer_ros.decoders.base import (
     Decoder,
+    Tensors,
     best_class,
     cxcywh_to_xyxy,
     finish,
@@ -78,16 +79,13 @@ class _SingleOutput(Decoder):
         self.index = index
         self.num_classes = num_classes
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
+    def _pick(self, outputs: Sequence[NDArray[Any]], batch_index: int) -> Tensors:
+        return {'pred': take_batch(self._output(outputs), batch_index, 3, self.name)}
+
+    def _decode_image(
+        self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode`."""
-        pred = take_batch(self._output(outputs), batch_index, 3, self.name)
-        return self._decode_rows(pred, transform, cfg)
+        return self._decode_rows(tensors['pred'], transform, cfg)
 
     @abstractmethod
     def _decode_rows(

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge_infer_ros.config import DecoderConfig
-from edge_infer_ros.decoders.base import Decoder, TensorInfo, finish, take_batch
+from edge_infer_ros.decoders.base import Decoder, TensorInfo, Tensors, finish, take_batch
 from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.errors import DecoderError
 from edge_infer_ros.imaging.preprocess import LetterboxTransform
@@ -32,6 +32,9 @@ _ROLE_WORDS = (
     ('scores', ('score', 'conf', 'prob')),
     ('labels', ('label', 'class', 'cls')),
 )
+
+_RANKS = {'count': 2, 'boxes': 3, 'scores': 2, 'labels': 2}
+"""Rank of each role's batched output."""
 
 
 def assign_roles(outputs: Sequence[TensorInfo], roles: Sequence[str]) -> dict[str, int] | None:
@@ -70,6 +73,15 @@ class _Named(Decoder):
             msg = f'{self.name} decoder reads output #{index!r} of {len(outputs)!r} outputs.'
             raise DecoderError(msg)
         return np.asarray(outputs[index])
+
+    def _pick(self, outputs: Sequence[NDArray[Any]], batch_index: int) -> Tensors:
+        picked = {}
+        for role in self.roles:
+            tensor = self._get(outputs, role)
+            if role == 'count' and tensor.ndim >= 1:  # [B] or [B, 1]
+                tensor = tensor.reshape(tensor.shape[0], -1)
+            picked[role] = take_batch(tensor, batch_index, _RANKS[role], f'{self.name} {role}')
+        return picked
 
 
 class RtDetrOfficialDecoder(_Named):
@@ -110,17 +122,10 @@ class RtDetrOfficialDecoder(_Named):
         size = np.array([self._canvas(transform)], dtype=np.int64)
         return {self.size_input: np.repeat(size, batch_size, axis=0)}
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
+    def _decode_image(
+        self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode`."""
-        boxes = take_batch(self._get(outputs, 'boxes'), batch_index, 3, 'rtdetr_official boxes')
-        scores = take_batch(self._get(outputs, 'scores'), batch_index, 2, 'rtdetr_official scores')
-        labels = take_batch(self._get(outputs, 'labels'), batch_index, 2, 'rtdetr_official labels')
+        boxes, scores, labels = tensors['boxes'], tensors['scores'], tensors['labels']
         width, height = self._canvas(transform)
         if (width, height) == (transform.orig_width, transform.orig_height) and not (
             transform.pad_x or transform.pad_y
@@ -141,22 +146,11 @@ class EfficientNmsDecoder(_Named):
     name = 'efficient_nms'
     roles = ('count', 'boxes', 'scores', 'labels')
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
+    def _decode_image(
+        self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode`."""
-        count = np.asarray(self._get(outputs, 'count'))
-        if count.ndim == 0 or count.shape[0] <= batch_index:
-            msg = f'efficient_nms count output {count.shape!r} has no batch {batch_index!r}.'
-            raise DecoderError(msg)
-        boxes = take_batch(self._get(outputs, 'boxes'), batch_index, 3, 'efficient_nms boxes')
-        scores = take_batch(self._get(outputs, 'scores'), batch_index, 2, 'efficient_nms scores')
-        labels = take_batch(self._get(outputs, 'labels'), batch_index, 2, 'efficient_nms classes')
-        n = int(np.clip(count.reshape(count.shape[0], -1)[batch_index, 0], 0, scores.shape[0]))
+        boxes, scores, labels = tensors['boxes'], tensors['scores'], tensors['labels']
+        n = int(np.clip(tensors['count'][0], 0, scores.shape[0]))
         return finish(boxes[:n], scores[:n], labels[:n], transform, cfg, apply_nms=False)
 
 
@@ -170,24 +164,19 @@ class TorchvisionDecoder(_Named):
     name = 'torchvision'
     roles = ('boxes', 'scores', 'labels')
 
-    def decode(
-        self,
-        outputs: Sequence[NDArray[Any]],
-        transform: LetterboxTransform,
-        cfg: DecoderConfig,
-        batch_index: int = 0,
-    ) -> Detections:
-        """Decode one image; see :meth:`Decoder.decode` (unbatched outputs are image 0)."""
-        boxes = self._get(outputs, 'boxes')
-        scores = self._get(outputs, 'scores')
-        labels = self._get(outputs, 'labels')
-        if boxes.ndim == 3:
-            boxes = take_batch(boxes, batch_index, 3, 'torchvision boxes')
-            scores = take_batch(scores, batch_index, 2, 'torchvision scores')
-            labels = take_batch(labels, batch_index, 2, 'torchvision labels')
-        elif batch_index != 0:
+    def _pick(self, outputs: Sequence[NDArray[Any]], batch_index: int) -> Tensors:
+        """Pick like other formats when batched; unbatched outputs are image 0."""
+        if self._get(outputs, 'boxes').ndim == 3:
+            return super()._pick(outputs, batch_index)
+        if batch_index != 0:
             msg = f'torchvision outputs are unbatched; batch_index must be 0, got {batch_index!r}.'
             raise DecoderError(msg)
+        return {role: self._get(outputs, role) for role in self.roles}
+
+    def _decode_image(
+        self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
+    ) -> Detections:
+        boxes, scores, labels = tensors['boxes'], tensors['scores'], tensors['labels']
         if boxes.ndim != 2 or boxes.shape[-1] != 4 or not (
             scores.shape[0] == labels.shape[0] == boxes.shape[0]
         ):

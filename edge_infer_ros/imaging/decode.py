@@ -202,16 +202,8 @@ def _view(
     return layout, np.ndarray(shape, dtype=dtype, buffer=buf, strides=strides)
 
 
-def image_view(
-    encoding: str,
-    height: int,
-    width: int,
-    step: int,
-    is_bigendian: bool | int,
-    data: Any,
-    *,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> NDArray[Any]:
+def image_view(encoding: str, height: int, width: int, step: int, is_bigendian: bool | int,
+               data: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArray[Any]:
     """Validate the fields and return a zero-copy numpy view in the message's own layout.
 
     Shapes: (H, W) for one channel, (H, W, C) for packed colour, (H, W, 2) for YUV 4:2:2 and

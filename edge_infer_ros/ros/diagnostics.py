@@ -22,33 +22,24 @@ def _kv(values: dict[str, Any]) -> list[KeyValue]:
     return [KeyValue(key=k, value=str(v)) for k, v in values.items()]
 
 
-def _engine_status(
-    node_name: str, state: str, pipeline: Any, configure_s: float,
-) -> DiagnosticStatus:
-    status = DiagnosticStatus(name=f'{node_name}: engine', hardware_id=node_name)
+_Status = tuple[int, str, dict[str, Any]]
+"""A status's level, message and key/values, before it becomes a ``DiagnosticStatus``."""
+
+
+def _engine_status(state: str, pipeline: Any, configure_s: float) -> _Status:
     values: dict[str, Any] = {'lifecycle_state': state}
     if pipeline is None:
-        status.level = OK if state == 'unconfigured' else WARN
-        status.message = f'{state}: no engine loaded'
-    else:
-        report = pipeline.report()
-        values.update(report)
-        values['configure_seconds'] = f'{configure_s:.3f}'
-        if report.get('provider_fallback') == 'True':
-            status.level = WARN
-            status.message = (f'running on {report.get("active_provider")} instead of '
-                              f'{report.get("requested_providers")}')
-        else:
-            status.level = OK
-            status.message = f'{state} on {report.get("active_provider")}'
-    status.values = _kv(values)
-    return status
+        return (OK if state == 'unconfigured' else WARN), f'{state}: no engine loaded', values
+    report = pipeline.report()
+    values.update(report)
+    values['configure_seconds'] = f'{configure_s:.3f}'
+    if report.get('provider_fallback') == 'True':
+        return WARN, (f'running on {report.get("active_provider")} instead of '
+                      f'{report.get("requested_providers")}'), values
+    return OK, f'{state} on {report.get("active_provider")}', values
 
 
-def _camera_status(
-    node_name: str, state: str, plan: CameraPlan, stats: StageStats, reliability: Any,
-) -> DiagnosticStatus:
-    status = DiagnosticStatus(name=f'{node_name}: {plan.image_topic}', hardware_id=node_name)
+def _camera_status(state: str, plan: CameraPlan, stats: StageStats, reliability: Any) -> _Status:
     with stats.lock:
         values: dict[str, Any] = {
             'input_topic': plan.image_topic,
@@ -68,16 +59,16 @@ def _camera_status(
                 values[f'latency_{stage}_{key}_ms'] = f'{value:.2f}'
     errors = stats.decode_errors + stats.inference_errors
     if errors:
-        status.level = WARN
-        status.message = f'{errors} bad frames so far'
-    elif state == 'active' and stats.received.count == 0:
-        status.level = WARN
-        status.message = 'active, no images received yet'
-    else:
-        status.level = OK
-        status.message = f'{values["output_rate_hz"]} Hz out'
-    status.values = _kv(values)
-    return status
+        return WARN, f'{errors} bad frames so far', values
+    if state == 'active' and stats.received.count == 0:
+        return WARN, 'active, no images received yet', values
+    return OK, f'{values["output_rate_hz"]} Hz out', values
+
+
+def _message(node_name: str, what: str, status: _Status) -> DiagnosticStatus:
+    level, message, values = status
+    return DiagnosticStatus(level=level, name=f'{node_name}: {what}', message=message,
+                            hardware_id=node_name, values=_kv(values))
 
 
 def build_diagnostics(
@@ -89,7 +80,9 @@ def build_diagnostics(
 ) -> DiagnosticArray:
     """Assemble the node's DiagnosticArray (the caller stamps the header)."""
     msg = DiagnosticArray()
-    msg.status.append(_engine_status(node_name, state, pipeline, configure_seconds))
+    msg.status.append(
+        _message(node_name, 'engine', _engine_status(state, pipeline, configure_seconds)))
     for plan, stats, reliability in cameras:
-        msg.status.append(_camera_status(node_name, state, plan, stats, reliability))
+        msg.status.append(_message(node_name, plan.image_topic,
+                                   _camera_status(state, plan, stats, reliability)))
     return msg
