@@ -175,6 +175,25 @@ def nms_alternatives(runs: int) -> dict[str, float]:
     }
 
 
+def jpeg_reduced_decode(runs: int) -> tuple[float, float, tuple[int, ...]]:
+    """A 1080p JPEG for a 640 model: full decode vs the pipeline's reduced (libjpeg-scaled) one."""
+    from edge_infer_ros.demo.scene import generate_scene
+    from edge_infer_ros.imaging.decode import decode_compressed_reduced
+
+    scene = generate_scene(np.random.default_rng(4), FRAME_W, FRAME_H).image
+    data = cv2.imencode('.jpg', scene, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    pre = Preprocessor(PreprocessConfig(), INPUT, INPUT, np.float32)
+
+    def full() -> object:
+        return decode_compressed_reduced('jpeg', data, channel_order='bgr')
+
+    def reduced() -> tuple[np.ndarray, tuple[int, int]]:
+        return decode_compressed_reduced('jpeg', data, channel_order='bgr',
+                                         min_size=pre.resized_size)
+
+    return median_ms(full, runs), median_ms(reduced, runs), reduced()[0].shape
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--runs', type=int, default=300, help='timed runs per measurement')
@@ -230,6 +249,10 @@ def main() -> None:
     print('NMS alternatives:')
     for name, ms in nms_alternatives(args.runs).items():
         print(f'  {name:<62} {ms:7.3f}')
+    full_ms, reduced_ms, shape = jpeg_reduced_decode(max(args.runs // 5, 20))
+    print(f'\nJPEG 1920x1080 (quality 90) for a {INPUT}x{INPUT} model: full decode '
+          f'{full_ms:.2f} ms, reduced decode to {shape[1]}x{shape[0]} {reduced_ms:.2f} ms '
+          f'({full_ms / reduced_ms:.2f}x)')
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ fits rclpy messages and rosbags-deserialised ones alike.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 import logging
 import threading
 import time
@@ -23,11 +24,15 @@ from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.decoders.labels import resolve_class_names
 from edge_infer_ros.engine import Engine, create_engine
 from edge_infer_ros.errors import ConfigError
-from edge_infer_ros.imaging.decode import decode_compressed, decode_image, preferred_channel_order
+from edge_infer_ros.imaging.decode import (
+    decode_compressed_reduced,
+    decode_image,
+    preferred_channel_order,
+)
 from edge_infer_ros.imaging.preprocess import Preprocessor
 from edge_infer_ros.stats import StageTimes
 
-__all__ = ['DetectionPipeline']
+__all__ = ['DecodedImage', 'DetectionPipeline']
 
 _LOG = logging.getLogger('edge_infer_ros.pipeline')
 
@@ -40,6 +45,36 @@ def _image_input(engine: Engine) -> tuple[str, tuple[int, ...], np.dtype[Any]]:
     seen = [(s.name, s.shape) for s in engine.inputs]
     msg = f'model has no NCHW image input with 3 channels and fixed size; inputs are {seen!r}'
     raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded frame as the preprocessor takes it.
+
+    Attributes:
+        pixels: (H, W, 3) uint8, often a zero-copy view of the message buffer; for a large JPEG
+            a reduced-size decode (see ``decode_compressed_reduced``).
+        order: ``'rgb'`` or ``'bgr'``, the channel order of ``pixels``.
+        width: width of the image as sent: detections are in these pixels.
+        height: height of the image as sent.
+    """
+
+    pixels: NDArray[Any]
+    order: str
+    width: int
+    height: int
+
+    @classmethod
+    def full(cls, pixels: NDArray[Any], order: str) -> DecodedImage:
+        """Wrap an image decoded at its own size."""
+        return cls(pixels, order, int(pixels.shape[1]), int(pixels.shape[0]))
+
+    @property
+    def source_size(self) -> tuple[int, int] | None:
+        """(width, height) as sent when ``pixels`` is a reduced decode, else None."""
+        if (self.pixels.shape[1], self.pixels.shape[0]) == (self.width, self.height):
+            return None
+        return self.width, self.height
 
 
 class DetectionPipeline:
@@ -102,42 +137,42 @@ class DetectionPipeline:
             self._decoder_config = cfg
 
     # ---------------------------------------------------------------------------- frames
-    def decode_message(self, msg: Any, compressed: bool) -> NDArray[Any]:
-        """Image message fields to an HxWx3 uint8 array, as cheaply as the layout allows.
+    def decode_message(self, msg: Any, compressed: bool) -> DecodedImage:
+        """Image message fields to an HxWx3 uint8 image, as cheaply as the layout allows.
+
+        Raw images in the right layout stay zero-copy views of ``msg.data``. A JPEG larger than
+        the model needs is decoded by libjpeg at 1/2, 1/4 or 1/8 scale, never smaller than the
+        letterboxed size, so the model sees the same detail for a fraction of the decode time.
 
         Raises:
             ImageDecodeError: malformed or unsupported image.
         """
         order = self.config.preprocess.channel_order
         if compressed:
-            return decode_compressed(msg.format, msg.data, channel_order='bgr',
-                                     max_pixels=self.config.max_image_pixels)
-        return decode_image(
+            image, (width, height) = decode_compressed_reduced(
+                msg.format, msg.data, channel_order='bgr',
+                max_pixels=self.config.max_image_pixels, min_size=self.preprocessor.resized_size)
+            return DecodedImage(image, 'bgr', width, height)
+        order = preferred_channel_order(msg.encoding, order)
+        return DecodedImage.full(decode_image(
             msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data,
-            channel_order=preferred_channel_order(msg.encoding, order),
-            max_pixels=self.config.max_image_pixels,
-        )
-
-    def image_order(self, msg: Any, compressed: bool) -> str:
-        """Channel order of what :meth:`decode_message` returned for ``msg``."""
-        if compressed:
-            return 'bgr'
-        return preferred_channel_order(msg.encoding, self.config.preprocess.channel_order)
+            channel_order=order, max_pixels=self.config.max_image_pixels,
+        ), order)
 
     def process_message(
         self, msg: Any, compressed: bool,
-    ) -> tuple[NDArray[Any], Detections, StageTimes]:
+    ) -> tuple[DecodedImage, Detections, StageTimes]:
         """Run one sensor_msgs/Image or CompressedImage (by fields) through the detector.
 
         Returns:
-            The decoded image (channel order per :meth:`image_order`), the detections in its
-            pixels, and the time each stage took (ms).
+            The decoded image, the detections in the pixels of the image as sent, and the time
+            each stage took (ms).
         """
         times = StageTimes()
         t0 = time.perf_counter()
         image = self.decode_message(msg, compressed)
         times.decode = (time.perf_counter() - t0) * 1e3
-        dets = self._infer(image, self.image_order(msg, compressed), times)
+        dets = self._infer(image, times)
         return image, dets, times
 
     def process_image(
@@ -145,17 +180,17 @@ class DetectionPipeline:
     ) -> tuple[Detections, StageTimes]:
         """Run an already decoded HxWx3 uint8 image (e.g. from a file or generator)."""
         times = StageTimes()
-        return self._infer(image, channel_order, times), times
+        return self._infer(DecodedImage.full(image, channel_order), times), times
 
-    def preprocess_only(self, image: NDArray[Any], channel_order: str = 'bgr') -> NDArray[Any]:
+    def preprocess_only(self, image: DecodedImage) -> NDArray[Any]:
         """The model input tensor for ``image`` (a copy), e.g. for INT8 calibration."""
-        self.preprocessor(image, channel_order)
+        self.preprocessor(image.pixels, image.order, source_size=image.source_size)
         return self.engine.input_buffer(self.input_name).copy()
 
-    def _infer(self, image: NDArray[Any], order: str, times: StageTimes) -> Detections:
+    def _infer(self, image: DecodedImage, times: StageTimes) -> Detections:
         cfg = self._decoder_config
         t0 = time.perf_counter()
-        transform = self.preprocessor(image, order)
+        transform = self.preprocessor(image.pixels, image.order, source_size=image.source_size)
         extra = self.decoder.extra_inputs(transform) if self.decoder.extra_input_names else None
         t1 = time.perf_counter()
         outputs = self.engine.run(extra)
@@ -167,11 +202,14 @@ class DetectionPipeline:
         times.postprocess = (t3 - t2) * 1e3
         return dets
 
-    def to_bgr(self, image: NDArray[Any], order: str) -> NDArray[Any]:
-        """A BGR copy of a decoded image, for drawing the debug view."""
-        if order == 'bgr':
-            return np.array(image, copy=True)
-        return cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    def to_bgr(self, image: DecodedImage) -> NDArray[Any]:
+        """A BGR copy of a decoded image at the size it was sent, for drawing the debug view."""
+        pixels = image.pixels
+        if image.source_size is not None:
+            pixels = cv2.resize(pixels, image.source_size, interpolation=cv2.INTER_LINEAR)
+        if image.order == 'bgr':
+            return np.array(pixels, copy=True)
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
 
     # ---------------------------------------------------------------------------- status
     def report(self) -> dict[str, str]:

@@ -14,22 +14,33 @@ import numpy as np
 
 __all__ = ['LatencyWindow', 'RateMeter', 'StageTimes', 'STAGES', 'StageStats']
 
-STAGES = ('decode', 'preprocess', 'inference', 'postprocess', 'total', 'age')
+STAGES = ('decode', 'preprocess', 'inference', 'postprocess', 'publish', 'total', 'host', 'wait',
+          'age')
+"""Per-frame figures in milliseconds. ``total`` is decode through publish; ``host`` is ``total``
+without ``inference`` (the work around ``session.run``); ``wait`` is taken-to-started (a frame
+waiting for another camera's inference); ``age`` is image stamp to published."""
 
 
 @dataclass
 class StageTimes:
-    """Milliseconds spent in each stage of one frame; ``age`` is image stamp to publish."""
+    """Milliseconds spent in each stage of one frame (``publish`` stays 0 offline)."""
 
     decode: float = 0.0
     preprocess: float = 0.0
     inference: float = 0.0
     postprocess: float = 0.0
+    publish: float = 0.0
+    wait: float = 0.0
 
     @property
     def total(self) -> float:
         """Sum of the processing stages (excludes waiting in the queue)."""
-        return self.decode + self.preprocess + self.inference + self.postprocess
+        return self.decode + self.preprocess + self.inference + self.postprocess + self.publish
+
+    @property
+    def host(self) -> float:
+        """The processing time outside ``session.run``: what the host adds to the model."""
+        return self.total - self.inference
 
 
 class LatencyWindow:
@@ -68,10 +79,12 @@ class RateMeter:
         self._count = 0
         self._window = window
 
-    def tick(self, now: float | None = None) -> None:
-        """Record one event."""
-        self._stamps[self._count % self._stamps.size] = time.monotonic() if now is None else now
-        self._count += 1
+    def tick(self, now: float | None = None, count: int = 1) -> None:
+        """Record ``count`` events at ``now``."""
+        stamp = time.monotonic() if now is None else now
+        for _ in range(count):
+            self._stamps[self._count % self._stamps.size] = stamp
+            self._count += 1
 
     @property
     def count(self) -> int:
@@ -99,6 +112,7 @@ class StageStats:
     received: RateMeter = field(default_factory=RateMeter)
     published: RateMeter = field(default_factory=RateMeter)
     dropped: int = 0
+    skipped: int = 0
     decode_errors: int = 0
     inference_errors: int = 0
     latency: dict[str, LatencyWindow] = field(
@@ -110,8 +124,7 @@ class StageStats:
         """Add one processed frame's stage times."""
         with self.lock:
             self.published.tick()
-            for stage in STAGES[:4]:
+            for stage in STAGES[:-1]:
                 self.latency[stage].add(getattr(times, stage))
-            self.latency['total'].add(times.total)
             if age_ms is not None:
                 self.latency['age'].add(age_ms)

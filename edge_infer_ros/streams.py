@@ -1,10 +1,13 @@
-"""Per-camera input/output naming and the latest-frame slot between subscription and worker.
+"""Per-camera input/output naming, and the frame slot between intake and worker.
 
-ROS-free: holds whatever message object the subscription delivers.
+ROS-free: a slot holds whatever the subscription delivered (a serialized message and its
+middleware info in the node); :class:`SkipCounter` reads the middleware's publication sequence
+numbers to count frames that were replaced before anyone took them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 import threading
 from typing import Any
@@ -12,7 +15,7 @@ from typing import Any
 from edge_infer_ros.errors import ConfigError
 from edge_infer_ros.stats import StageStats
 
-__all__ = ['CameraPlan', 'FrameSlot', 'plan_cameras']
+__all__ = ['CameraPlan', 'FrameSlot', 'PendingFrame', 'SkipCounter', 'plan_cameras']
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,52 @@ def plan_cameras(topics: tuple[str, ...], transport: str) -> tuple[CameraPlan, .
     return tuple(plans)
 
 
+@dataclass(frozen=True)
+class PendingFrame:
+    """One frame waiting for the worker.
+
+    Attributes:
+        data: the message as delivered (serialized bytes for the node's raw subscriptions).
+        info: the middleware's message info (sequence number, timestamps), or None.
+        taken: ``time.monotonic()`` when it was taken from the middleware.
+    """
+
+    data: Any
+    info: Mapping[str, Any] | None
+    taken: float
+
+
+_SEQUENCE_UNSUPPORTED = 1 << 63  # rmw reports "unsupported" as the largest uint64
+
+
+class SkipCounter:
+    """Counts frames a publisher sent that never reached the worker, per publisher.
+
+    With a KEEP_LAST history, frames that arrive while the worker is busy are replaced inside
+    the middleware at no cost to the node; the gap in ``publication_sequence_number`` between two
+    frames taken says how many. Middlewares that do not report sequence numbers count nothing.
+    """
+
+    def __init__(self) -> None:
+        """Start with no publisher seen."""
+        self._last: dict[Any, int] = {}
+
+    def missed(self, info: Mapping[str, Any] | None) -> int:
+        """Frames of this publisher between the previous frame taken and this one."""
+        if not info:
+            return 0
+        seq = info.get('publication_sequence_number')
+        if not isinstance(seq, int) or seq <= 0 or seq >= _SEQUENCE_UNSUPPORTED:
+            return 0
+        gid = info.get('publisher_gid')
+        key = bytes(gid['data']) if isinstance(gid, Mapping) and 'data' in gid else repr(gid)
+        last = self._last.get(key)
+        self._last[key] = seq
+        if last is None or seq <= last:  # first frame, or the publisher restarted
+            return 0
+        return seq - last - 1
+
+
 @dataclass
 class FrameSlot:
     """Holds only the newest unprocessed frame of one camera; replacing one counts a drop.
@@ -76,6 +125,11 @@ class FrameSlot:
                 self.stats.dropped += 1
             self._frame = frame
         self.stats.received.tick()
+
+    @property
+    def empty(self) -> bool:
+        """Whether no frame is waiting (read without the lock: a hint for the intake gate)."""
+        return self._frame is None
 
     def take(self) -> Any:
         """Return and clear the pending frame, or None."""

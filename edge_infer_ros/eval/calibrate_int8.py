@@ -40,7 +40,7 @@ from edge_infer_ros.engine.model import read_model_info
 from edge_infer_ros.errors import BagError, CalibrationError, EdgeInferError, ImageDecodeError
 from edge_infer_ros.eval.bag_io import IMAGE_TYPES, BagReader
 from edge_infer_ros.parameters import pipeline_config_from_params
-from edge_infer_ros.pipeline import DetectionPipeline
+from edge_infer_ros.pipeline import DecodedImage, DetectionPipeline
 from edge_infer_ros.tools.cli_params import add_params_arguments, load_params
 
 __all__ = ['TABLE_NAME', 'main', 'sample_indices']
@@ -90,7 +90,7 @@ class _Frames:
         return sum(getattr(e, 'count', 1) for e in entries)
 
     def images(self, chosen: NDArray[np.int64], pipeline: DetectionPipeline,
-               problems: Counter[str]) -> Iterator[tuple[NDArray[Any], str]]:
+               problems: Counter[str]) -> Iterator[DecodedImage]:
         """Yield (decoded image, channel order) of the frames whose index is in ``chosen``."""
         wanted = set(chosen.tolist())
         offset = 0
@@ -102,7 +102,7 @@ class _Frames:
                         if image is None:
                             problems['undecodable'] += 1
                         else:
-                            yield image, 'bgr'
+                            yield DecodedImage.full(image, 'bgr')
                 offset += len(entries)
                 continue
             yield from self._bag_images(source, entries, offset, wanted, pipeline, problems)
@@ -111,7 +111,7 @@ class _Frames:
     @staticmethod
     def _bag_images(source: str, entries: list[Any], offset: int, wanted: set[int],
                     pipeline: DetectionPipeline, problems: Counter[str],
-                    ) -> Iterator[tuple[NDArray[Any], str]]:
+                    ) -> Iterator[DecodedImage]:
         with BagReader(source) as reader:
             compressed = {t.name: IMAGE_TYPES[t.msgtype] for t in entries}
             for index, (topic, _, raw) in enumerate(reader.messages(compressed), start=offset):
@@ -123,7 +123,7 @@ class _Frames:
                 except (BagError, ImageDecodeError):
                     problems['undecodable'] += 1
                     continue
-                yield image, pipeline.image_order(msg, compressed[topic])
+                yield image
             if reader.read_error:
                 problems['read_errors'] += 1
 
@@ -132,7 +132,7 @@ class _Frames:
 class _Reader(CalibrationDataReader):  # type: ignore[misc]
     """Feeds ORT's calibrator one model input at a time, preprocessed by the node's pipeline."""
 
-    def __init__(self, images: Iterator[tuple[NDArray[Any], str]],
+    def __init__(self, images: Iterator[DecodedImage],
                  pipeline: DetectionPipeline) -> None:
         self._images = images
         self._pipeline = pipeline
@@ -142,9 +142,8 @@ class _Reader(CalibrationDataReader):  # type: ignore[misc]
         item = next(self._images, None)
         if item is None:
             return None
-        image, order = item
         pipe = self._pipeline
-        transform = pipe.preprocessor(image, order)
+        transform = pipe.preprocessor(item.pixels, item.order, source_size=item.source_size)
         feed = {pipe.input_name: pipe.engine.input_buffer(pipe.input_name).copy()}
         extra = pipe.decoder.extra_inputs(transform)
         feed |= {name: np.array(value, copy=True) for name, value in extra.items()}

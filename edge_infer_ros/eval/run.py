@@ -262,8 +262,7 @@ def _process(
         out = detection_array(writer.store, header, dets, pipeline.labels, class_id_mode)
         writer.write(camera.detections_topic, DETECTIONS_TYPE, log_time, out)
     result.counts['processed'] += 1
-    result.frames.append(Frame(camera.detections_topic, key, int(image.shape[1]),
-                               int(image.shape[0]), dets))
+    result.frames.append(Frame(camera.detections_topic, key, image.width, image.height, dets))
     for stage in LATENCY_STAGES:
         result.times[stage].append(float(getattr(times, stage)))
 

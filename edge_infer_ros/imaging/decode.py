@@ -12,6 +12,7 @@ Every malformed field raises :class:`ImageDecodeError` naming the field and its 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     'DEFAULT_MAX_PIXELS',
     'SUPPORTED_ENCODINGS',
     'decode_compressed',
+    'decode_compressed_reduced',
     'decode_image',
     'image_view',
     'preferred_channel_order',
@@ -336,6 +338,60 @@ def decode_compressed(
         ImageDecodeError: unsupported format (e.g. ``compressedDepth``), undecodable or
             oversized data.
     """
+    return decode_compressed_reduced(format, data, channel_order=channel_order,
+                                     max_pixels=max_pixels)[0]
+
+
+MinSize = Callable[[int, int], tuple[int, int]]
+"""Maps an encoded image's (width, height) to the smallest decode the caller can use."""
+
+_REDUCED_FLAGS = {
+    2: cv2.IMREAD_REDUCED_COLOR_2 | cv2.IMREAD_IGNORE_ORIENTATION,
+    4: cv2.IMREAD_REDUCED_COLOR_4 | cv2.IMREAD_IGNORE_ORIENTATION,
+    8: cv2.IMREAD_REDUCED_COLOR_8 | cv2.IMREAD_IGNORE_ORIENTATION,
+}
+
+
+def _jpeg_reduction(size: tuple[int, int], min_size: MinSize | None) -> int:
+    """Largest libjpeg scale-down (8, 4, 2 or 1) whose output is still at least ``min_size``.
+
+    libjpeg's scaled decoding skips most of the inverse DCT work and yields ``ceil(size / r)``
+    pixels; the image is only ever downscaled afterwards, so the model sees the same detail.
+    """
+    if min_size is None:
+        return 1
+    need = min_size(*size)
+    for factor in (8, 4, 2):
+        if all(-(-dim // factor) >= n for dim, n in zip(size, need, strict=True)):
+            return factor
+    return 1
+
+
+def decode_compressed_reduced(
+    format: str,
+    data: Any,
+    *,
+    channel_order: str = 'rgb',
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_size: MinSize | None = None,
+) -> tuple[NDArray[Any], tuple[int, int]]:
+    """Decode like :func:`decode_compressed`, a JPEG no larger than ``min_size`` needs.
+
+    Args:
+        format: ``CompressedImage.format``.
+        data: ``CompressedImage.data``.
+        channel_order: ``'rgb'`` or ``'bgr'``.
+        max_pixels: reject images with more pixels than this.
+        min_size: given the encoded (width, height), the (width, height) the caller needs at
+            least (the letterboxed size inside the model input); a larger JPEG is decoded at
+            1/2, 1/4 or 1/8 scale by libjpeg itself, never below it. ``None``: full size.
+
+    Returns:
+        The image and the (width, height) of the image as encoded, which boxes refer to.
+
+    Raises:
+        ImageDecodeError: see :func:`decode_compressed`.
+    """
     _check_order(channel_order)
     if not isinstance(format, str):
         msg = f'CompressedImage field format must be a string, got {format!r}.'
@@ -360,14 +416,17 @@ def decode_compressed(
     size = _header_size(buf)
     if size is not None:
         _check_size(size[1], size[0], max_pixels)
+    jpeg = size is not None and buf[0] == 0xFF
+    factor = _jpeg_reduction(size, min_size) if jpeg and size is not None else 1
     msg = f'CompressedImage data of {buf.size!r} bytes (format {format!r}) cannot be decoded.'
     try:
-        image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        image = cv2.imdecode(buf, _REDUCED_FLAGS.get(factor, cv2.IMREAD_UNCHANGED))
     except cv2.error as err:
         raise ImageDecodeError(msg) from err
     if image is None or image.size == 0:
         raise ImageDecodeError(msg)
     _check_size(image.shape[0], image.shape[1], max_pixels)
+    source = (image.shape[1], image.shape[0]) if factor == 1 or size is None else size
     channels = 1 if image.ndim == 2 else image.shape[2]
     if image.dtype not in (np.uint8, np.uint16) or channels not in (1, 3, 4):
         msg = (
@@ -385,4 +444,4 @@ def decode_compressed(
         image = cv2.cvtColor(image, code)
     if image.dtype == np.uint16:
         image = cv2.convertScaleAbs(image, alpha=_SCALE_16_TO_8)
-    return image
+    return image, source

@@ -93,6 +93,7 @@ class _Geometry:
     """Per input size scratch buffers and placement, rebuilt only when the image size changes."""
 
     transform: LetterboxTransform
+    image_size: tuple[int, int]
     new_w: int
     new_h: int
     left: int
@@ -201,35 +202,46 @@ class Preprocessor:
         """Return the transform an image of ``width`` x ``height`` gets (no pixels touched)."""
         return self._geometry_for(height, width, 1).transform
 
-    def _geometry_for(self, h: int, w: int, channels: int) -> _Geometry:
+    def resized_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) an image of this size occupies inside the model input."""
+        big_w, big_h = self.width, self.height
+        if not self._config.letterbox:
+            return big_w, big_h
+        ratio = min(big_w / width, big_h / height)
+        return (min(big_w, max(1, round(width * ratio))),
+                min(big_h, max(1, round(height * ratio))))
+
+    def _geometry_for(self, h: int, w: int, channels: int,
+                      source: tuple[int, int] | None = None) -> _Geometry:
+        image_size = (w, h)
+        if source is not None:  # a reduced decode of a larger image: geometry of the original
+            w, h = source
         geo = self._geometry
         t = geo.transform if geo is not None else None
         if (
             geo is not None
             and t is not None
             and (t.orig_width, t.orig_height) == (w, h)
+            and geo.image_size == image_size
             and len(geo.planes) == channels
         ):
             return geo
         big_w, big_h = self.width, self.height
-        if self._config.letterbox:
-            ratio = min(big_w / w, big_h / h)
-            new_w = min(big_w, max(1, round(w * ratio)))
-            new_h = min(big_h, max(1, round(h * ratio)))
-        else:
-            new_w, new_h = big_w, big_h
+        new_w, new_h = self.resized_size(w, h)
         left, top = (big_w - new_w) // 2, (big_h - new_h) // 2
         transform = LetterboxTransform(
             new_w / w, new_h / h, float(left), float(top), w, h, big_w, big_h
         )
         shape = (new_h, new_w) if channels == 1 else (new_h, new_w, channels)
         planes = tuple(np.empty((new_h, new_w), np.uint8) for _ in range(channels))
-        geo = _Geometry(transform, new_w, new_h, left, top, np.empty(shape, np.uint8), planes)
+        geo = _Geometry(transform, image_size, new_w, new_h, left, top,
+                        np.empty(shape, np.uint8), planes)
         self._geometry = geo
         return geo
 
     def __call__(
-        self, image: NDArray[Any], channel_order: str = 'rgb', out: NDArray[Any] | None = None
+        self, image: NDArray[Any], channel_order: str = 'rgb', out: NDArray[Any] | None = None,
+        source_size: tuple[int, int] | None = None,
     ) -> LetterboxTransform:
         """Write ``image`` into the model input buffer and return its geometry.
 
@@ -239,6 +251,9 @@ class Preprocessor:
             channel_order: ``'rgb'`` or ``'bgr'``, the order of ``image``; swapping to the
                 model's order costs nothing here.
             out: buffer to write instead of :attr:`buffer` (same requirements).
+            source_size: (width, height) of the image as sent when ``image`` is a reduced
+                decode of it (JPEG scaled decoding); the letterbox and the returned transform
+                are then exactly those of the full-size image.
 
         Returns:
             The transform mapping model-input boxes back to ``image`` pixels.
@@ -263,7 +278,7 @@ class Preprocessor:
         target = self.buffer if out is None else self._check_buffer(out)
         target = target.reshape(3, self.height, self.width)
         channels = 1 if image.ndim == 2 else 3
-        geo = self._geometry_for(image.shape[0], image.shape[1], channels)
+        geo = self._geometry_for(image.shape[0], image.shape[1], channels, source_size)
         if (geo.new_w, geo.new_h) == (image.shape[1], image.shape[0]):
             resized = image
         else:

@@ -51,6 +51,7 @@ def _camera_status(state: str, plan: CameraPlan, stats: StageStats, reliability:
             'frames_in': stats.received.count,
             'frames_out': stats.published.count,
             'frames_dropped': stats.dropped,
+            'frames_dropped_in_middleware': stats.skipped,
             'decode_errors': stats.decode_errors,
             'inference_errors': stats.inference_errors,
         }

@@ -1,8 +1,11 @@
 """The detector as a ROS 2 managed (lifecycle) node: thin glue around ``DetectionPipeline``.
 
 configure builds and warms the engine (the slow part), activate only subscribes, deactivate only
-unsubscribes. Inference runs on a worker thread fed by latest-frame slots, so the executor keeps
-serving lifecycle and parameter services while a frame is being processed.
+unsubscribes. Inference runs on a worker thread, so the executor keeps serving lifecycle and
+parameter services while a frame is being processed. Images are taken serialized and only when
+the worker can use them (:mod:`edge_infer_ros.ros.intake`): a frame that arrives while the worker
+is busy is replaced inside the middleware and costs the node nothing, and the one that is
+processed is read in place (:mod:`edge_infer_ros.imaging.cdr`), never deserialized or copied.
 """
 
 from __future__ import annotations
@@ -13,18 +16,22 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.logging import LoggingSeverity
 from rclpy.qos import ReliabilityPolicy
 
 try:  # Iron and newer
     from rclpy.event_handler import SubscriptionEventCallbacks
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
+from builtin_interfaces.msg import Time
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from edge_infer_ros.config import NodeConfig
 from edge_infer_ros.errors import ConfigError, EdgeInferError, ImageDecodeError
+from edge_infer_ros.imaging.cdr import parse_compressed, parse_image
 from edge_infer_ros.parameters import (
     decoder_config_from_params,
     node_config_from_params,
@@ -38,22 +45,27 @@ from edge_infer_ros.ros.conversions import (
     label_info_msg,
 )
 from edge_infer_ros.ros.diagnostics import build_diagnostics
+from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, drain_newest
 from edge_infer_ros.ros.params import ParameterGuard, declare_parameters, parameter_values
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros.spin import run_node
-from edge_infer_ros.streams import CameraPlan, FrameSlot, plan_cameras
+from edge_infer_ros.streams import CameraPlan, FrameSlot, PendingFrame, SkipCounter, plan_cameras
 
 __all__ = ['DetectorNode', 'main']
+
+InvalidHandle = _rclpy.InvalidHandle  # raised by entities destroyed under a running callback
 
 _THROTTLE_S = 5.0
 
 
 class _Camera:
-    """One camera's subscription, publishers and latest-frame slot."""
+    """One camera's subscription, publishers, intake gate and pending-frame slot."""
 
-    def __init__(self, plan: CameraPlan) -> None:
+    def __init__(self, plan: CameraPlan, wanted: Any) -> None:
         self.plan = plan
         self.slot = FrameSlot()
+        self.skips = SkipCounter()
+        self.gate = IntakeGate(lambda: wanted(self))
         self.subscription: Any = None
         self.reliability: ReliabilityPolicy | None = None
         self.detections_pub: Any = None
@@ -75,6 +87,9 @@ class DetectorNode(LifecycleNode):
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._busy = threading.Lock()
+        self._current: _Camera | None = None
+        self._next_index = 0
+        self._gate_wake: Any = None
         self._qos_timer: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
@@ -120,7 +135,9 @@ class DetectorNode(LifecycleNode):
             ticker.stop()
         self._pipeline = pipeline
         self._node_config = node_config
-        self._cameras = [_Camera(plan) for plan in plans]
+        self._cameras = [_Camera(plan, self._wants_frame) for plan in plans]
+        if self._gate_wake is None:
+            self._gate_wake = self.create_guard_condition(lambda: None)
         for cam in self._cameras:
             qos = image_qos(ReliabilityPolicy.RELIABLE, 10)
             cam.detections_pub = self.create_lifecycle_publisher(
@@ -202,13 +219,43 @@ class DetectorNode(LifecycleNode):
         msg_type = CompressedImage if cam.plan.compressed else Image
         events = SubscriptionEventCallbacks(
             incompatible_qos=lambda event, cam=cam: self._qos_hint(cam, event))
+        if MESSAGE_INFO_CALLBACKS:
+            def callback(data: Any, info: Any, cam: _Camera = cam) -> None:
+                self._on_image(cam, data, info)
+        else:  # Humble: no message info for the first message of a take
+            def callback(data: Any, cam: _Camera = cam) -> None:  # type: ignore[misc]
+                self._on_image(cam, data, None)
         cam.subscription = self.create_subscription(
-            msg_type, cam.plan.image_topic, lambda msg, cam=cam: self._on_image(cam, msg),
-            image_qos(reliability, self._node_config.qos_depth), event_callbacks=events)
+            msg_type, cam.plan.image_topic, callback,
+            image_qos(reliability, self._node_config.qos_depth), event_callbacks=events,
+            callback_group=cam.gate, raw=True)
         cam.reliability = reliability
 
-    def _on_image(self, cam: _Camera, msg: Any) -> None:
-        cam.slot.put(msg)
+    def _wants_frame(self, cam: _Camera) -> bool:
+        """Intake gate: take a frame only when it can be processed next (see ``intake``)."""
+        return self._active.is_set() and cam.slot.empty and self._current is not cam
+
+    def _on_image(self, cam: _Camera, data: Any, info: Any) -> None:
+        subscription = cam.subscription
+        if subscription is None:  # deactivated while the executor was taking this frame
+            return
+        try:
+            frame, drained = drain_newest(subscription, data, info)
+        except InvalidHandle:  # destroyed by a concurrent deactivate
+            return
+        # The sequence gap since the last frame taken includes the ones drained here.
+        skipped = max(cam.skips.missed(frame.info) - drained, 0)
+        if (drained or skipped) and self._debug_logging():
+            self.get_logger().debug(
+                f'{cam.plan.image_topic}: {drained + skipped} older frame(s) dropped while the '
+                f'worker was busy ({skipped} never left the middleware)',
+                throttle_duration_sec=_THROTTLE_S)
+        stats = cam.slot.stats
+        with stats.lock:
+            stats.dropped += drained + skipped
+            stats.skipped += skipped
+        stats.received.tick(count=drained + skipped)
+        cam.slot.put(frame)
         self._wake.set()
 
     def _qos_hint(self, cam: _Camera, event: Any) -> None:
@@ -242,6 +289,7 @@ class DetectorNode(LifecycleNode):
                 self.destroy_subscription(cam.subscription)
                 cam.subscription = None
             cam.slot.clear()
+        self._current = None
         self._stop.set()
         self._wake.set()
         if self._worker is not None and self._worker is not threading.current_thread():
@@ -286,26 +334,48 @@ class DetectorNode(LifecycleNode):
 
     # ------------------------------------------------------------------------------- worker
     def _work(self) -> None:
-        """Process the newest frame of each camera in turn until deactivated."""
+        """Process pending frames, cameras in turn, until deactivated."""
         while not self._stop.is_set():
-            self._wake.wait(timeout=0.5)
-            self._wake.clear()
-            progressed = True
-            while progressed and self._active.is_set():
-                progressed = False
-                for cam in self._cameras:
-                    frame = cam.slot.take()
-                    if frame is not None:
-                        self._process(cam, frame)
-                        progressed = True
+            item = self._next_frame() if self._active.is_set() else None
+            if item is None:
+                self._wake.wait(timeout=0.5)
+                self._wake.clear()
+                continue
+            self._process(*item)
+            self._current = None
+            try:
+                self._gate_wake.trigger()  # this camera's gate opens: the executor takes again
+            except InvalidHandle:  # the node is being destroyed
+                return
 
-    def _process(self, cam: _Camera, msg: Any) -> None:
+    def _next_frame(self) -> tuple[_Camera, PendingFrame] | None:
+        """The next camera with a pending frame, round-robin so every camera keeps its share."""
+        cameras = self._cameras
+        for offset in range(len(cameras)):
+            cam = cameras[(self._next_index + offset) % len(cameras)]
+            if cam.slot.empty:
+                continue
+            self._current = cam  # close its gate before emptying the slot
+            frame = cam.slot.take()
+            if frame is None:
+                self._current = None
+                continue
+            self._next_index = (self._next_index + offset + 1) % len(cameras)
+            return cam, frame
+        return None
+
+    def _process(self, cam: _Camera, frame: PendingFrame) -> None:
         pipeline = self._pipeline
         if pipeline is None or self._node_config is None:
             return
         stats = cam.slot.stats
+        start = time.monotonic()
         with self._busy:
             try:
+                t0 = time.perf_counter()
+                msg = (parse_compressed(frame.data) if cam.plan.compressed
+                       else parse_image(frame.data))
+                parse_ms = (time.perf_counter() - t0) * 1e3
                 image, dets, times = pipeline.process_message(msg, cam.plan.compressed)
             except ImageDecodeError as err:
                 with stats.lock:
@@ -321,17 +391,31 @@ class DetectorNode(LifecycleNode):
                 return
         if not self._active.is_set():
             return
-        out = detections_to_msg(dets, msg.header, pipeline.labels,
-                                self._node_config.class_id_mode)
+        t0 = time.perf_counter()
+        stamp = msg.header.stamp
+        header = Header(stamp=Time(sec=stamp.sec, nanosec=stamp.nanosec),
+                        frame_id=msg.header.frame_id)
+        out = detections_to_msg(dets, header, pipeline.labels, self._node_config.class_id_mode)
         cam.detections_pub.publish(out)
+        times.publish = (time.perf_counter() - t0) * 1e3
+        times.decode += parse_ms
+        times.wait = (start - frame.taken) * 1e3
         if cam.debug_pub is not None and cam.debug_pub.get_subscription_count() > 0:
-            bgr = draw_detections(
-                pipeline.to_bgr(image, pipeline.image_order(msg, cam.plan.compressed)),
-                dets, pipeline.labels)
-            cam.debug_pub.publish(image_to_msg(bgr, msg.header))
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            bgr = draw_detections(pipeline.to_bgr(image), dets, pipeline.labels)
+            cam.debug_pub.publish(image_to_msg(bgr, header))
+        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
         age_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
         stats.record(times, age_ms)
+        if self._debug_logging():
+            self.get_logger().debug(
+                f'{cam.plan.image_topic}: frame {stamp.sec}.{stamp.nanosec:09d} age '
+                f'{age_ms if age_ms is not None else float("nan"):.1f} ms, inference '
+                f'{times.inference:.1f} ms, host {times.host:.2f} ms, {len(dets)} detections',
+                throttle_duration_sec=_THROTTLE_S)
+
+    def _debug_logging(self) -> bool:
+        """Whether debug lines would be printed (checked before formatting per-frame text)."""
+        return bool(self.get_logger().is_enabled_for(LoggingSeverity.DEBUG))
 
     # --------------------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:

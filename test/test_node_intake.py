@@ -1,0 +1,130 @@
+"""The node's camera intake: frames that arrive while inference runs are never taken.
+
+A slow model keeps the worker busy while cameras publish faster than it can follow, as a 30 Hz
+camera does with a 35 ms model on a loaded robot computer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+import itertools
+import threading
+import time
+from typing import Any
+
+from node_fixtures import detector_params, image_msg, write_slow_model
+import pytest
+from ros_helpers import LifecycleClient, wait_for
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def _detector(ros_graph: Any, tmp_path: Any, **params: Any) -> tuple[Any, LifecycleClient]:
+    from edge_infer_ros.ros.node import DetectorNode
+
+    slow = write_slow_model(tmp_path / 'slow.onnx')
+    node = DetectorNode('detector', context=ros_graph.context, parameter_overrides=detector_params(
+        slow, tmp_path / 'cache', cpu_threads=1, warmup_iterations=0, **params))
+    ros_graph.add(node)
+    client = LifecycleClient(ros_graph, '/detector')
+    assert client.transition('configure') and client.transition('activate')
+    return node, client
+
+
+def _camera_publisher(ros_graph: Any, topic: str) -> Any:
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    node = ros_graph.add(Node(f'cam_{topic.replace("/", "_")}', context=ros_graph.context))
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # as camera drivers do
+    return node.create_publisher(Image, topic, qos)
+
+
+@contextmanager
+def _outputs(ros_graph: Any, topics: list[str]) -> Iterator[list[tuple[str, int]]]:
+    """Collect (topic, stamp seconds) of every Detection2DArray, in arrival order."""
+    from rclpy.node import Node
+    from vision_msgs.msg import Detection2DArray
+
+    node = ros_graph.add(Node('collect_outputs', context=ros_graph.context))
+    got: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def keep(topic: str, msg: Any) -> None:
+        with lock:
+            got.append((topic, msg.header.stamp.sec))
+
+    for topic in topics:
+        node.create_subscription(Detection2DArray, topic, lambda m, t=topic: keep(t, m), 100)
+    try:
+        yield got
+    finally:
+        ros_graph.executor.remove_node(node)
+        node.destroy_node()
+
+
+def _camera_values(ros_graph: Any, topic: str, timeout: float = 10.0) -> dict[str, str]:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.node import Node
+
+    node = ros_graph.add(Node('diag_reader', context=ros_graph.context))
+    seen: list[Any] = []
+    node.create_subscription(DiagnosticArray, '/diagnostics', seen.append, 10)
+    try:
+        assert wait_for(lambda: any(s.name.endswith(f': {topic}')
+                                    for d in seen for s in d.status), timeout)
+        status = next(s for d in reversed(seen) for s in d.status if s.name.endswith(topic))
+        return {kv.key: kv.value for kv in status.values}
+    finally:
+        ros_graph.executor.remove_node(node)
+        node.destroy_node()
+
+
+def test_frames_arriving_during_inference_stay_in_the_middleware(ros_graph, tmp_path) -> None:
+    node, _client = _detector(ros_graph, tmp_path)
+    pub = _camera_publisher(ros_graph, 'image_raw')
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    sent = 30
+    with _outputs(ros_graph, ['detections']) as got:
+        for stamp in range(1, sent + 1):
+            pub.publish(image_msg(stamp=stamp))
+            time.sleep(0.05)  # 20 Hz, several frames per inference
+        assert wait_for(lambda: (('detections', sent) in got), timeout=60.0), got
+    stamps = [s for _, s in got]
+    assert stamps == sorted(stamps), 'an older frame was processed after a newer one'
+    assert len(stamps) < sent / 2, 'the slow model cannot have kept up: the test is not testing'
+    assert wait_for(lambda: int(_camera_values(ros_graph, 'image_raw')['frames_out']) >= len(got))
+    values = _camera_values(ros_graph, 'image_raw')
+    processed, dropped = int(values['frames_out']), int(values['frames_dropped'])
+    never_taken = int(values['frames_dropped_in_middleware'])
+    assert processed + dropped == sent == int(values['frames_in']), values
+    assert never_taken == dropped, f'frames were taken only to be dropped: {values}'
+
+
+def test_two_busy_cameras_take_turns(ros_graph, tmp_path) -> None:
+    _node, _client = _detector(ros_graph, tmp_path,
+                               image_topics=['front/image_raw', 'rear/image_raw'])
+    pubs = {name: _camera_publisher(ros_graph, f'{name}/image_raw') for name in ('front', 'rear')}
+    stop = threading.Event()
+
+    def stream(pub: Any) -> None:
+        for stamp in itertools.count(1):
+            if stop.wait(0.04):
+                return
+            pub.publish(image_msg(stamp=stamp))
+
+    threads = [threading.Thread(target=stream, args=(p,), daemon=True) for p in pubs.values()]
+    with _outputs(ros_graph, ['front/detections', 'rear/detections']) as got:
+        for t in threads:
+            t.start()
+        try:
+            assert wait_for(lambda: len(got) >= 10, timeout=90.0), got
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        order = [topic for topic, _ in got[:10]]
+    runs = [len(list(group)) for _, group in itertools.groupby(order[1:])]
+    assert max(runs) == 1, f'a camera was served twice while the other waited: {order}'
