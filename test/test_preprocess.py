@@ -131,8 +131,11 @@ def test_identity_transform() -> None:
 
 
 @pytest.mark.parametrize(('kwargs', 'match'), [
-    ({'dtype': np.float64}, "dtype must be float32 or float16, got 'float64'"),
-    ({'layout': 'NHWC'}, "layout must be 'NCHW', got 'NHWC'"),
+    ({'dtype': np.float64}, "dtype for NCHW must be float32 or float16, got 'float64'"),
+    ({'layout': 'NHWC'}, "dtype for NHWC must be uint8, got 'float32'"),
+    ({'layout': 'HWC'}, "layout must be 'NCHW' or 'NHWC', got 'HWC'"),
+    ({'layout': 'NHWC', 'dtype': np.uint8, 'out': np.zeros((1, 3, 64, 64), np.uint8)},
+     r'shape \(1, 64, 64, 3\) or \(64, 64, 3\)'),
     ({'height': 0}, 'input height must be a positive integer, got 0'),
     ({'width': 2.5}, r'input width must be a positive integer, got 2\.5'),
     ({'config': PreprocessConfig(channel_order='rbg')}, "channel_order must be 'rgb' or 'bgr'"),
