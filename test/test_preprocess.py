@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -160,3 +162,24 @@ def test_bad_images_raise() -> None:
             pre(image)
     with pytest.raises(ConfigError, match="channel_order must be 'rgb' or 'bgr', got 'RGB'"):
         pre(np.zeros((8, 8, 3), np.uint8), 'RGB')
+
+
+@pytest.mark.parametrize('cfg', CONFIGS)
+@pytest.mark.parametrize('order', ['rgb', 'bgr'])
+@pytest.mark.parametrize('size', [(1080, 1920), (480, 360), (64, 200), (320, 256)])
+@pytest.mark.parametrize('grey', [False, True])
+def test_uint8_nhwc_pixels_normalise_to_the_float_input(cfg, order, size, grey) -> None:
+    """preprocess_in_model: the engine's affine of the uint8 pixels is the host's float input."""
+    image = RNG.integers(0, 256, size if grey else (*size, 3), dtype=np.uint8)
+    as_float = Preprocessor(cfg, 320, 256, np.float32)
+    as_pixels = Preprocessor(replace(cfg, channel_order='bgr'), 320, 256, np.uint8,
+                             layout='NHWC')
+    as_pixels.buffer[...] = 7  # stale content (the engine's warm-up) must not survive
+    assert as_pixels(image, order) == as_float(image, order)
+    pixels = as_pixels.buffer[0]
+    assert pixels.shape == (320, 256, 3) and pixels.dtype == np.uint8
+    if cfg.channel_order == 'rgb':
+        pixels = pixels[..., ::-1]
+    alpha, beta = (np.array(v, np.float32)[:, None, None] for v in cfg.affine())
+    want = pixels.transpose(2, 0, 1).astype(np.float32) * alpha + beta
+    np.testing.assert_allclose(as_float.buffer[0], want, atol=1e-6, rtol=0)

@@ -343,6 +343,24 @@ def test_auto_falls_back_to_host_preprocessing_when_the_gpu_does_not_start(
         assert forced.preprocess is not None and forced.inputs[0].dtype == np.uint8
 
 
+def test_auto_says_how_to_preprocess_in_the_model_when_a_gpu_runs_unexpectedly(tmp_path) -> None:
+    """The other wrong guess: libraries that did not load for ctypes, yet TensorRT runs."""
+    from edge_infer_ros.engine.engine import _check_preprocess_guess
+    from edge_infer_ros.engine.session import SessionOutcome
+
+    model = conv_model(tmp_path / 'm.onnx')
+    plan = make_plan(make_config(model, tmp_path, providers=('tensorrt', 'cpu')), on_gpu=False)
+    providers = ('TensorrtExecutionProvider', 'CPUExecutionProvider')
+    session = ort.InferenceSession(str(model), providers=['CPUExecutionProvider'])
+    outcome = SessionOutcome(session, providers, providers, (), '', 0.1)  # as TensorRT reports
+    warnings: list[str] = []
+    checked, same = _check_preprocess_guess(plan, outcome, warnings.append)
+    assert same is outcome and checked.preprocess is None  # no second TensorRT build
+    assert "TensorrtExecutionProvider runs; set preprocess_in_model to 'true'" in (
+        checked.preprocess_reason)
+    assert warnings == [f'preprocessing stays on the host ({checked.preprocess_reason})']
+
+
 # --- engine cache, build_engine, EP context ----------------------------------------------------
 
 def test_cache_key_covers_the_wrapped_graph(tmp_path) -> None:
@@ -513,3 +531,18 @@ def test_models_the_onnx_checker_rejects_are_wrapped_and_failures_explained(tmp_
     assert plan.preprocess_reason == (
         'auto: the model cannot be wrapped (Cant merge two graphs with overlapping names. '
         'Found repeated edge names: images_uint8)')
+
+
+def test_external_weights_are_inlined_into_the_wrapped_model(tmp_path) -> None:
+    source = onnx.load(str(conv_model(tmp_path / 'inline.onnx')))
+    onnx.save_model(source, str(tmp_path / 'split.onnx'), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location='split.data', size_threshold=0)
+    assert (tmp_path / 'split.data').stat().st_size > 0
+    results = {}
+    for name in ('inline', 'split'):
+        config = make_config(tmp_path / f'{name}.onnx', tmp_path, preprocess_in_model='true')
+        with create_engine(config) as engine:
+            assert Path(engine.model_path).parent == tmp_path / 'engines' / '_preprocess'
+            engine.input_buffer()[...] = np.arange(16 * 16 * 3).reshape(1, 16, 16, 3) % 256
+            results[name] = engine.run()[0].copy()
+    np.testing.assert_array_equal(results['split'], results['inline'])

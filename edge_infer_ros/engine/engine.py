@@ -303,6 +303,35 @@ def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
         return _build(plan, state, workspace, log)
 
 
+def _check_preprocess_guess(
+    plan: Plan, outcome: SessionOutcome, log: Log | None,
+) -> tuple[Plan, SessionOutcome]:
+    """Correct ``preprocess_in_model: auto`` where its guess of the provider proved wrong.
+
+    The guess (do the GPU libraries load, is a GPU there) is made before the session exists.
+    Wrapped but on the CPU after all: reopen unwrapped, the host is faster there. Unwrapped but
+    on a GPU: rebuilding would cost a second TensorRT build, so say how to get the faster path.
+    """
+    config = plan.config
+    on_gpu = outcome.active[0] in GPU_PROVIDERS
+    if config.preprocess_in_model != 'auto' or plan.assumed_gpu == on_gpu:
+        return plan, outcome
+    if plan.assumed_gpu:  # and the CPU runs
+        if plan.preprocess is None:  # not wrapped anyway (not an image input, or onnx failed)
+            return plan, outcome
+        plan = make_plan(config, on_gpu=False)
+        session = ort.InferenceSession(plan.model_path, _session_options(config)(),
+                                       providers=[CPU])
+        return plan, replace(outcome, session=session)
+    if make_plan(config, on_gpu=True, wrap=False).preprocess is not None:
+        why = (f'auto: the GPU provider libraries did not load before the session, yet '
+               f"{outcome.active[0]} runs; set preprocess_in_model to 'true' to preprocess in "
+               'the model')
+        _warn(log, f'preprocessing stays on the host ({why})')
+        plan = replace(plan, preprocess_reason=why)
+    return plan, outcome
+
+
 def _build(
     plan: Plan, state: cache.CacheState | None, workspace: Workspace, log: Log | None
 ) -> Engine:
@@ -321,12 +350,7 @@ def _build(
               f'preprocessing in the model: {plan.preprocess_reason}')
     outcome = open_session(plan.model_path, providers, _session_options(config),
                            config.fallback_policy, config.device_id)
-    if (plan.preprocess is not None and config.preprocess_in_model == 'auto'
-            and outcome.active[0] not in GPU_PROVIDERS):  # the GPU guess failed: host is faster
-        plan = make_plan(config, on_gpu=False)
-        session = ort.InferenceSession(plan.model_path, _session_options(config)(),
-                                       providers=[CPU])
-        outcome = replace(outcome, session=session)
+    plan, outcome = _check_preprocess_guess(plan, outcome, log)
     if outcome.missing and config.fallback_policy == 'warn':
         _warn(log, f'PROVIDER FALLBACK: requested {list(outcome.missing)!r} not active, '
                    f'running on {list(outcome.active)!r}: {outcome.reason}')

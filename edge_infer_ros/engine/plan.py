@@ -66,6 +66,7 @@ class Plan:
     model_path: str  # what the session loads: the configured model, or its wrapped copy
     preprocess: PreprocessGraph | None = None
     preprocess_reason: str = ''
+    assumed_gpu: bool = False  # what preprocess_in_model auto assumed would run
 
     @property
     def wants_tensorrt(self) -> bool:
@@ -341,8 +342,8 @@ def make_plan(
             raise ConfigError(msg)
     profiles = (config.profile_min_shapes, config.profile_opt_shapes, config.profile_max_shapes)
     shapes = plan_shapes(model.inputs, _image_shape(config, model), profiles)
-    graph, why = _preprocess_graph(
-        config, model, shapes, _gpu_expected(config) if on_gpu is None else on_gpu)
+    assumed_gpu = _gpu_expected(config) if on_gpu is None else on_gpu
+    graph, why = _preprocess_graph(config, model, shapes, assumed_gpu)
     model_path = config.model_path
     if graph is not None and wrap:
         try:
@@ -372,7 +373,7 @@ def make_plan(
         components['preprocess_in_model'] = graph.describe()
     key = compute_key(config.model_path, config.precision, components)
     return Plan(config, model, sha, shapes, extra, int8_mode, table, native, components, key,
-                model_path, graph, why)
+                model_path, graph, why, assumed_gpu)
 
 
 def _cache_root(config: EngineConfig) -> Path:

@@ -35,6 +35,8 @@ import re
 import tempfile
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from edge_infer_ros.config import PreprocessConfig
 from edge_infer_ros.engine.model import ModelInfo
 from edge_infer_ros.errors import ConfigError
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = [
     'HOST_CHANNEL_ORDER',
     'METADATA_KEY',
-    'MODES',
     'PreprocessGraph',
     'WrapError',
     'prefix_model',
@@ -54,7 +55,6 @@ __all__ = [
     'wrap_refusal',
 ]
 
-MODES = ('auto', 'true', 'false')
 #: Channel order of the wrapped input: OpenCV's, which compressed images and ``bgr8`` cameras
 #: decode to without a copy; ``rgb8`` images are swapped on the host after the resize.
 HOST_CHANNEL_ORDER = 'bgr'
@@ -135,13 +135,12 @@ def prefix_model(spec: PreprocessGraph, opset: int, ir_version: int) -> onnx.Mod
 
     Public for the benchmark that times these nodes on the CPU provider.
     """
-    import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
     alpha, beta = spec.preprocess.affine()
     nodes = [
-        helper.make_node('Cast', [spec.input_name], ['pixels'], to=TensorProto.FLOAT),
-        helper.make_node('Transpose', ['pixels'], ['planes'], perm=[0, 3, 1, 2]),
+        helper.make_node('Cast', [spec.input_name], ['pixels'], 'pixels', to=TensorProto.FLOAT),
+        helper.make_node('Transpose', ['pixels'], ['planes'], 'planes', perm=[0, 3, 1, 2]),
     ]
     inits = []
     last = 'planes'
@@ -149,7 +148,7 @@ def prefix_model(spec: PreprocessGraph, opset: int, ir_version: int) -> onnx.Mod
     def add(op: str, name: str, constant: Any) -> None:
         nonlocal last
         inits.append(numpy_helper.from_array(constant, f'{name}_value'))
-        nodes.append(helper.make_node(op, [last, f'{name}_value'], [name]))
+        nodes.append(helper.make_node(op, [last, f'{name}_value'], [name], name))
         if op == 'Gather':  # picks planes of the NCHW tensor
             nodes[-1].attribute.append(helper.make_attribute('axis', 1))
         last = name
@@ -162,7 +161,7 @@ def prefix_model(spec: PreprocessGraph, opset: int, ir_version: int) -> onnx.Mod
     if any(b != 0.0 for b in beta):
         add('Add', 'normalised', np.array(beta, np.float32).reshape(per_channel))
     if spec.dtype == 'float16':
-        nodes.append(helper.make_node('Cast', [last], ['half'], to=TensorProto.FLOAT16))
+        nodes.append(helper.make_node('Cast', [last], ['half'], 'half', to=TensorProto.FLOAT16))
         last = 'half'
     nodes[-1].output[0] = spec.image_input
     elem = TensorProto.FLOAT16 if spec.dtype == 'float16' else TensorProto.FLOAT
@@ -224,9 +223,9 @@ def wrap_model(model_path: str, spec: PreprocessGraph) -> bytes:
     except ImportError as err:
         msg = ("preprocess_in_model needs the 'onnx' package (pip install -r "
                "requirements/runtime.txt), or set preprocess_in_model to 'false'")
-        raise ConfigError(msg) from err
+        raise WrapError(msg, 'the onnx package is not installed') from err
     try:
-        source = onnx.load(model_path)
+        source = onnx.load(model_path)  # with its external weights, which the result inlines
         if source.ByteSize() > _MAX_BYTES:
             msg = f'the model is {source.ByteSize()} bytes, more than one protobuf can hold'
             raise ValueError(msg)
