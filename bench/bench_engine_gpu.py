@@ -1,9 +1,13 @@
 """Benchmark TensorRT engine builds and cache reuse on a machine with an NVIDIA GPU.
 
-For each precision (fp32, fp16, and int8 when a calibration table is given) it starts the engine
-twice on a fresh cache folder: the first start builds the engine, the second must load it from
-the cache (start-up time drops). It then times steady-state inference and prints a table.
-Where TensorRT is not active it says why and exits 0, so it is safe to run anywhere.
+For each precision (fp32, fp16, and int8 when a calibration table is given) and each place of
+preprocessing (``host``: float NCHW input normalised on the CPU; ``in model``:
+``preprocess_in_model``, uint8 NHWC input normalised by the engine) it starts the engine twice on
+a fresh cache folder: the first start builds the engine, the second must load it from the cache
+(start-up time drops). It then times, in alternating rounds, the host preprocessing of a
+1920x1080 frame into the engine's input buffer and the inference (which includes the copy of
+that buffer to the GPU: 4x fewer bytes in model), and prints a table with the in-model/host
+ratios. Where TensorRT is not active it says why and exits 0, so it is safe to run anywhere.
 
     python bench/bench_engine_gpu.py [--model yolo.onnx --input-shape 1x3x640x640]
 """
@@ -11,15 +15,19 @@ Where TensorRT is not active it says why and exits 0, so it is safe to run anywh
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 import statistics
 import sys
 import tempfile
 import time
 
-from edge_infer_ros.config import EngineConfig
+import numpy as np
+
+from edge_infer_ros.config import EngineConfig, PreprocessConfig
 from edge_infer_ros.engine import Engine, create_engine
 from edge_infer_ros.engine.gpu import diagnose_provider
+from edge_infer_ros.imaging.preprocess import Preprocessor
 
 TRT = 'TensorrtExecutionProvider'
 
@@ -56,12 +64,33 @@ def _timed_start(config: EngineConfig) -> tuple[Engine, float]:
     return engine, time.perf_counter() - start
 
 
-def _latency(engine: Engine, iterations: int) -> list[float]:
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        engine.run()
-        times.append(time.perf_counter() - start)
+def _preprocessor(engine: Engine) -> Preprocessor:
+    """The node's preprocessing into this engine's input: float NCHW, or uint8 NHWC pixels."""
+    spec = engine.inputs[0]
+    if engine.preprocess is None:
+        return Preprocessor(PreprocessConfig(), spec.shape[2], spec.shape[3], spec.dtype,
+                            out=engine.input_buffer())
+    order = engine.preprocess.describe()['channel_order']
+    return Preprocessor(replace(engine.preprocess.preprocess, channel_order=order),
+                        spec.shape[1], spec.shape[2], np.uint8, out=engine.input_buffer(),
+                        layout='NHWC')
+
+
+def _timings(engines: dict[str, Engine], iterations: int) -> dict[str, tuple[list[float], ...]]:
+    """Host preprocessing and inference seconds per path, in rounds alternating the paths."""
+    frame = np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), np.uint8)
+    pres = {path: _preprocessor(engine) for path, engine in engines.items()}
+    times: dict[str, tuple[list[float], list[float]]] = {p: ([], []) for p in engines}
+    paths = list(engines)
+    for index in range(iterations):
+        for path in paths if index % 2 == 0 else paths[::-1]:
+            start = time.perf_counter()
+            pres[path](frame, 'bgr')
+            middle = time.perf_counter()
+            engines[path].run()
+            end = time.perf_counter()
+            times[path][0].append(middle - start)
+            times[path][1].append(end - middle)
     return times
 
 
@@ -84,36 +113,52 @@ def main(argv: list[str] | None = None) -> int:
         precisions = ['fp32', 'fp16'] + (['int8'] if args.calibration_table else [])
         rows = []
         for precision in precisions:
-            config = EngineConfig(
-                model_path=str(model), providers=('tensorrt', 'cuda', 'cpu'),
-                precision=precision, int8_calibration_table=args.calibration_table,
-                engine_cache_path=str(root / f'cache-{precision}'), fallback_policy='allow',
-                input_shape=_shape(args.input_shape), device_id=args.device_id,
-                warmup_iterations=3,
-            )
-            cold, cold_s = _timed_start(config)
-            if TRT not in cold.status.active_providers:
+            engines = {}
+            for path, mode in (('host', 'false'), ('in model', 'true')):
+                config = EngineConfig(
+                    model_path=str(model), providers=('tensorrt', 'cuda', 'cpu'),
+                    precision=precision, int8_calibration_table=args.calibration_table,
+                    engine_cache_path=str(root / f'cache-{precision}'), fallback_policy='allow',
+                    input_shape=_shape(args.input_shape), device_id=args.device_id,
+                    warmup_iterations=3, preprocess_in_model=mode,
+                )
+                cold, cold_s = _timed_start(config)
+                if TRT not in cold.status.active_providers:
+                    cold.close()
+                    reason = cold.status.fallback_reason or diagnose_provider(TRT, args.device_id)
+                    print('TensorRT is not active on this machine, nothing to benchmark: '
+                          f'{reason}')
+                    return 0
                 cold.close()
-                reason = cold.status.fallback_reason or diagnose_provider(TRT, args.device_id)
-                print(f'TensorRT is not active on this machine, nothing to benchmark: {reason}')
-                return 0
-            cold.close()
-            warm, warm_s = _timed_start(config)
-            times = sorted(_latency(warm, args.iterations))
-            status = warm.status
-            warm.close()
-            first = status.warmup.first_run_s * 1e3 if status.warmup else float('nan')
-            p50 = statistics.median(times) * 1e3
-            p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1e3
-            rows.append((precision, cold_s, warm_s, status.cache_hit, first, p50, p99,
-                         1e3 / p50))
-        print(f'model {model} on {status.active_providers[0]}, {args.iterations} iterations')
-        print(f'{"precision":>9} {"cold start s":>12} {"cached start s":>14} {"cache hit":>9} '
-              f'{"first ms":>9} {"p50 ms":>8} {"p99 ms":>8} {"fps":>8}')
-        for precision, cold_s, warm_s, hit, first, p50, p99, fps in rows:
-            print(f'{precision:>9} {cold_s:>12.2f} {warm_s:>14.2f} {hit!s:>9} {first:>9.2f} '
-                  f'{p50:>8.3f} {p99:>8.3f} {fps:>8.1f}')
-        failed = [row[0] for row in rows if row[3] is not True]
+                engines[path], warm_s = _timed_start(config)
+                rows.append([precision, path, cold_s, warm_s, engines[path].status])
+            timings = _timings(engines, args.iterations)
+            nbytes = {path: engine.input_buffer().nbytes for path, engine in engines.items()}
+            for engine in engines.values():
+                engine.close()
+            for row in rows[-2:]:
+                host, infer = (sorted(t) for t in timings[row[1]])
+                row += [statistics.median(host) * 1e3, statistics.median(infer) * 1e3,
+                        infer[min(len(infer) - 1, int(len(infer) * 0.99))] * 1e3,
+                        nbytes[row[1]]]
+        status = rows[-1][4]
+        print(f'model {model} on {status.active_providers[0]}, {args.iterations} iterations per '
+              'path (alternating), 1920x1080 bgr8 frame; infer = H2D copy + engine')
+        print(f'{"precision":>9} {"preprocess":>10} {"cold start s":>12} {"cached start s":>14} '
+              f'{"cache hit":>9} {"first ms":>9} {"host ms":>8} {"infer p50":>9} '
+              f'{"infer p99":>9} {"total p50":>9} {"fps":>7} {"input bytes":>11}')
+        for precision, path, cold_s, warm_s, st, host, p50, p99, nbytes in rows:
+            first = st.warmup.first_run_s * 1e3 if st.warmup else float('nan')
+            print(f'{precision:>9} {path:>10} {cold_s:>12.2f} {warm_s:>14.2f} '
+                  f'{st.cache_hit!s:>9} {first:>9.2f} {host:>8.3f} {p50:>9.3f} {p99:>9.3f} '
+                  f'{host + p50:>9.3f} {1e3 / (host + p50):>7.1f} {nbytes:>11d}')
+        for index in range(0, len(rows), 2):
+            host_row, model_row = rows[index], rows[index + 1]
+            ratio = [model_row[i] / host_row[i] for i in (5, 6)]
+            total = (model_row[5] + model_row[6]) / (host_row[5] + host_row[6])
+            print(f'{host_row[0]}: in model / host: host preprocessing {ratio[0]:.2f}x, '
+                  f'inference {ratio[1]:.2f}x, total {total:.2f}x')
+        failed = [f'{row[0]} {row[1]}' for row in rows if row[4].cache_hit is not True]
         if failed:
             print(f'cache was NOT reused for {failed}', file=sys.stderr)
             return 1

@@ -3,7 +3,9 @@
 Run from the repository root: ``PYTHONPATH=. python bench/bench_pipeline.py [--runs 300]``. Not a
 test: it prints medians of many runs for each stage, the conventional tutorial pipeline for the
 same work and the speed-up, plus the alternatives measured when choosing the fused float
-conversion and the NMS implementation.
+conversion and the NMS implementation, and the host side of ``preprocess_in_model``: time per
+1080p frame and bytes handed to the engine with the float NCHW input (host normalises) and the
+uint8 NHWC input (the engine normalises), measured in alternating rounds on the same frames.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ import numpy as np
 from edge_infer_ros.config import DecoderConfig, PreprocessConfig
 from edge_infer_ros.decoders import select_decoder
 from edge_infer_ros.decoders.nms import nms
-from edge_infer_ros.imaging.decode import decode_image, preferred_channel_order
+from edge_infer_ros.engine.preprocess_graph import (
+    HOST_CHANNEL_ORDER,
+    PreprocessGraph,
+    prefix_model,
+)
+from edge_infer_ros.imaging.decode import decode_compressed, decode_image, preferred_channel_order
 from edge_infer_ros.imaging.preprocess import LetterboxTransform, Preprocessor
 
 FRAME_H, FRAME_W = 1080, 1920
@@ -149,6 +156,104 @@ def conversion_alternatives(runs: int) -> dict[str, float]:
     }
 
 
+def alternating_medians(
+    fns: dict[str, Callable[[], object]], rounds: int, per_round: int,
+) -> dict[str, float]:
+    """Median ms per call of each function, timed in rounds that alternate their order.
+
+    The machine is shared, so load drifts; alternating (A B, then B A) gives both the same share
+    of it, and the median of the rounds drops the rounds a neighbour disturbed.
+    """
+    for fn in fns.values():
+        for _ in range(3):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for index in range(rounds):
+        for name in names if index % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            for _ in range(per_round):
+                fns[name]()
+            times[name].append((time.perf_counter() - start) / per_round * 1e3)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def preprocess_in_model_host(runs: int) -> list[tuple[str, float, float, int, int]]:
+    """(input, host ms float path, host ms uint8 path, bytes float, bytes uint8) per encoding."""
+    rng = np.random.default_rng(4)
+    cfg = PreprocessConfig()
+    as_float = Preprocessor(cfg, INPUT, INPUT, np.float32)
+    as_pixels = Preprocessor(replace(cfg, channel_order=HOST_CHANNEL_ORDER), INPUT, INPUT,
+                             np.uint8, layout='NHWC')
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (FRAME_H, FRAME_W, 3), np.uint8), (0, 0), 2)
+    rows = []
+    for encoding in ('bgr8', 'rgb8', 'mono8', 'jpeg'):
+        if encoding == 'jpeg':
+            data = cv2.imencode('.jpg', scene, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+            msg: dict[str, object] = {'format': 'jpeg', 'data': data}
+        else:
+            pixels = {'bgr8': scene, 'rgb8': scene[..., ::-1],
+                      'mono8': cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY)}[encoding]
+            channels = 1 if pixels.ndim == 2 else 3
+            msg = {'encoding': encoding, 'height': FRAME_H, 'width': FRAME_W,
+                   'step': FRAME_W * channels, 'is_bigendian': 0,
+                   'data': array.array('B', np.ascontiguousarray(pixels).tobytes())}
+
+        def frame(pre: Preprocessor, msg: dict[str, object] = msg) -> LetterboxTransform:
+            """Exactly the pipeline's per-frame host work: decode, then preprocess."""
+            if 'format' in msg:
+                return pre(decode_compressed(**msg, channel_order='bgr'), 'bgr')
+            order = preferred_channel_order(str(msg['encoding']), pre.config.channel_order)
+            return pre(decode_image(**msg, channel_order=order), order)
+
+        medians = alternating_medians(
+            {'float': lambda: frame(as_float), 'uint8': lambda: frame(as_pixels)},
+            rounds=max(runs // 10, 5), per_round=10)
+        rows.append((encoding, medians['float'], medians['uint8'], as_float.buffer.nbytes,
+                     as_pixels.buffer.nbytes))
+    return rows
+
+
+def preprocess_in_model_on_cpu(runs: int, threads: int) -> dict[str, float]:
+    """What ``preprocess_in_model: auto`` weighs on the CPU provider, 1080p bgr8 -> 640x640.
+
+    The host's fused float conversion against the uint8 letterbox plus the wrapper's nodes run
+    by ONNX Runtime's CPU provider (the preprocessing graph alone, bound to preallocated buffers:
+    the same kernels the wrapped model runs before its first layer).
+    """
+    import onnxruntime as ort
+
+    cfg = PreprocessConfig()
+    spec = PreprocessGraph('images', {'images': (1, 3, INPUT, INPUT)}, 'float32', cfg)
+    options = ort.SessionOptions()
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(prefix_model(spec, 17, 10).SerializeToString(), options,
+                                   providers=['CPUExecutionProvider'])
+    as_float = Preprocessor(cfg, INPUT, INPUT, np.float32)
+    as_pixels = Preprocessor(replace(cfg, channel_order=HOST_CHANNEL_ORDER), INPUT, INPUT,
+                             np.uint8, layout='NHWC')
+    result = np.empty((1, 3, INPUT, INPUT), np.float32)
+    binding = session.io_binding()
+    binding.bind_input(spec.input_name, 'cpu', 0, np.uint8, as_pixels.buffer.shape,
+                       as_pixels.buffer.ctypes.data)
+    binding.bind_output('images', 'cpu', 0, np.float32, result.shape, result.ctypes.data)
+    rng = np.random.default_rng(5)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (FRAME_H, FRAME_W, 3), np.uint8), (0, 0), 2)
+
+    def in_model() -> None:
+        as_pixels(image, 'bgr')
+        session.run_with_iobinding(binding)
+
+    in_model()
+    as_float(image, 'bgr')
+    assert np.allclose(result, as_float.buffer, atol=1e-6)  # the same model input
+    return alternating_medians(
+        {'host: letterbox + float32 NCHW conversion': lambda: as_float(image, 'bgr'),
+         'host: uint8 letterbox; ORT CPU: cast, swap, scale, transpose': in_model},
+        rounds=max(runs // 10, 5), per_round=10)
+
+
 def nms_alternatives(runs: int) -> dict[str, float]:
     rng = np.random.default_rng(2)
     xy = rng.uniform(0, 600, (300, 2))
@@ -249,6 +354,20 @@ def main() -> None:
     print('NMS alternatives:')
     for name, ms in nms_alternatives(args.runs).items():
         print(f'  {name:<62} {ms:7.3f}')
+    print('\npreprocess_in_model, host side: 1920x1080 message -> 640x640 engine input, '
+          'median ms per frame (alternating rounds)')
+    print(f'  {"input":<6} {"host float32 NCHW":>17} {"host uint8 NHWC":>16} {"time ratio":>10} '
+          f'{"bytes float32":>13} {"bytes uint8":>11} {"bytes ratio":>11}')
+    for encoding, t_float, t_u8, b_float, b_u8 in preprocess_in_model_host(args.runs):
+        print(f'  {encoding:<6} {t_float:17.3f} {t_u8:16.3f} {t_float / t_u8:9.2f}x '
+              f'{b_float:13d} {b_u8:11d} {b_float / b_u8:10.1f}x')
+    print('preprocess_in_model on the CPU provider (what auto weighs there), 1920x1080 bgr8, '
+          'median ms per frame:')
+    cpu = preprocess_in_model_on_cpu(args.runs, args.threads)
+    for name, ms in cpu.items():
+        print(f'  {name:<62} {ms:7.3f}')
+    host, model = cpu.values()
+    print(f'  in the model / on the host: {model / host:.2f}x')
     full_ms, reduced_ms, shape = jpeg_reduced_decode(max(args.runs // 5, 20))
     print(f'\nJPEG 1920x1080 (quality 90) for a {INPUT}x{INPUT} model: full decode '
           f'{full_ms:.2f} ms, reduced decode to {shape[1]}x{shape[0]} {reduced_ms:.2f} ms '

@@ -8,6 +8,9 @@ with exactly the same settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
+
+from edge_infer_ros.errors import ConfigError
 
 __all__ = [
     'DecoderConfig',
@@ -15,6 +18,7 @@ __all__ = [
     'NodeConfig',
     'PipelineConfig',
     'PreprocessConfig',
+    'PREPROCESS_IN_MODEL',
     'PRECISIONS',
     'PROVIDERS',
     'FALLBACK_POLICIES',
@@ -24,6 +28,7 @@ __all__ = [
 PRECISIONS = ('fp32', 'fp16', 'int8')
 PROVIDERS = ('tensorrt', 'cuda', 'cpu')
 FALLBACK_POLICIES = ('error', 'warn', 'allow')
+PREPROCESS_IN_MODEL = ('auto', 'true', 'false')
 OUTPUT_FORMATS = (
     'auto',
     'yolov8',
@@ -37,12 +42,46 @@ OUTPUT_FORMATS = (
 
 
 @dataclass(frozen=True)
+class PreprocessConfig:
+    """Image to tensor: letterbox or stretch, channel order, scaling and normalisation."""
+
+    letterbox: bool = True
+    pad_value: int = 114
+    channel_order: str = 'rgb'
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def affine(self) -> tuple[list[float], list[float]]:
+        """Per-channel ``alpha, beta``: ``(pixel * scale - mean) / std = pixel * alpha + beta``.
+
+        The host conversion and the in-model preprocessing graph both apply exactly these.
+
+        Raises:
+            ConfigError: not three means and stds, a non-finite value or a zero std.
+        """
+        if len(self.mean) != 3 or len(self.std) != 3:
+            msg = f'mean and std need 3 values each, got {self.mean!r} and {self.std!r}.'
+            raise ConfigError(msg)
+        values = (self.scale, *self.mean, *self.std)
+        if not all(math.isfinite(v) for v in values) or any(s == 0 for s in self.std):
+            msg = f'scale, mean and std must be finite with std != 0, got {values!r}.'
+            raise ConfigError(msg)
+        alpha = [self.scale / s for s in self.std]
+        beta = [-m / s for m, s in zip(self.mean, self.std, strict=True)]
+        return alpha, beta
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """How to create, build and warm the ONNX Runtime session.
 
     ``providers`` is the preference order; ``workspace_bytes`` of 0 means automatic (at most half
     of the memory available to the GPU). Shapes use ``name:1x3x640x640`` strings as TensorRT does;
     an empty ``profile_*`` means the fixed ``input_shape`` (or the model's own static shape).
+    ``preprocess_in_model`` (auto/true/false) wraps the model in a graph that applies
+    ``preprocess`` (scale, mean, std, channel order) to uint8 NHWC pixels on the accelerator;
+    ``preprocess`` is the same object as ``PipelineConfig.preprocess``.
     """
 
     model_path: str
@@ -65,18 +104,8 @@ class EngineConfig:
     warmup_iterations: int = 3
     export_ep_context: bool = False
     cpu_threads: int = 0
-
-
-@dataclass(frozen=True)
-class PreprocessConfig:
-    """Image to tensor: letterbox or stretch, channel order, scaling and normalisation."""
-
-    letterbox: bool = True
-    pad_value: int = 114
-    channel_order: str = 'rgb'
-    scale: float = 1.0 / 255.0
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    preprocess_in_model: str = 'auto'
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from edge_infer_ros.config import (
     FALLBACK_POLICIES,
     OUTPUT_FORMATS,
     PRECISIONS,
+    PREPROCESS_IN_MODEL,
     PROVIDERS,
     DecoderConfig,
     EngineConfig,
@@ -35,6 +36,7 @@ _C = TypeVar('_C')
 __all__ = [
     'PARAMETERS',
     'ParamSpec',
+    'accepts_yaml_bool',
     'default_model_path',
     'load_params_file',
     'load_pipeline_config',
@@ -96,7 +98,18 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
     return _coerce_scalar(spec, scalar, value)
 
 
+def accepts_yaml_bool(spec: ParamSpec) -> bool:
+    """A string parameter whose choices include true and false (``preprocess_in_model``).
+
+    YAML and ``ros2 param set`` read an unquoted ``true`` as a boolean, so such a parameter also
+    takes booleans (the node declares it with dynamic typing) and stores them as the strings.
+    """
+    return spec.kind == 'string' and {'true', 'false'} <= set(spec.choices)
+
+
 def _coerce_scalar(spec: ParamSpec, kind: str, value: Any) -> Any:
+    if isinstance(value, bool) and accepts_yaml_bool(spec):
+        return str(value).lower()
     ok = {
         'bool': isinstance(value, bool),
         'int': isinstance(value, int) and not isinstance(value, bool),
@@ -165,6 +178,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        min=0.0, max=1.0),
     _p('mean', 'double_array', [0.0, 0.0, 0.0], 'Per-channel mean subtracted after scaling.'),
     _p('std', 'double_array', [1.0, 1.0, 1.0], 'Per-channel standard deviation (divisor).'),
+    _p('preprocess_in_model', 'string', 'auto',
+       'Where pixels become the model input: true wraps the model so the engine takes the '
+       'letterboxed uint8 image and converts, normalises and transposes it itself (4x fewer '
+       'bytes to the device); false does it on the host; auto: in the model on TensorRT/CUDA, '
+       'on the host on CPU.', choices=PREPROCESS_IN_MODEL),
     _p('max_image_pixels', 'int', 8192 * 8192,
        'Images with more pixels are rejected as malformed.', min=1, max=1 << 31),
     # ROS interface (configure-time).
@@ -307,8 +325,10 @@ def pipeline_config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
     if not p['providers']:
         msg = "parameter 'providers' is empty; list at least one of tensorrt, cuda, cpu"
         raise ConfigError(msg)
+    preprocess = _from_params(PreprocessConfig, p)
     engine = _from_params(
         EngineConfig, p,
+        preprocess=preprocess,
         model_path=_expand(p['model_path']) or default_model_path(),
         int8_calibration_table=_expand(p['int8_calibration_table']),
         engine_cache_path=_expand(p['engine_cache_path']),
@@ -322,7 +342,7 @@ def pipeline_config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
     return _from_params(
         PipelineConfig, p,
         engine=engine,
-        preprocess=_from_params(PreprocessConfig, p),
+        preprocess=preprocess,
         decoder=_from_params(DecoderConfig, p),
         labels_path=_expand(p['labels_path']),
     )

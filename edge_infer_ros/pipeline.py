@@ -8,7 +8,8 @@ fits rclpy messages and rosbags-deserialised ones alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+import json
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from edge_infer_ros.decoders import Decoder, select_decoder
 from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.decoders.labels import resolve_class_names
 from edge_infer_ros.engine import Engine, create_engine
+from edge_infer_ros.engine.preprocess_graph import METADATA_KEY
 from edge_infer_ros.errors import ConfigError
 from edge_infer_ros.imaging.decode import (
     decode_compressed_reduced,
@@ -37,14 +39,53 @@ __all__ = ['DecodedImage', 'DetectionPipeline']
 _LOG = logging.getLogger('edge_infer_ros.pipeline')
 
 
-def _image_input(engine: Engine) -> tuple[str, tuple[int, ...], np.dtype[Any]]:
-    """The 4-D (N, 3, H, W) input; other inputs (e.g. target sizes) are the decoder's."""
+@dataclass(frozen=True)
+class _ImageInput:
+    """The engine's image input and the NCHW input of the model inside it.
+
+    ``layout`` is NCHW (float, normalised on the host) or NHWC (uint8: the engine normalises,
+    ``preprocess_in_model`` or a model wrapped earlier); the decoders always see the model's own
+    NCHW input, so they detect the same layout either way.
+    """
+
+    name: str
+    layout: str
+    batch: int
+    channels: int
+    height: int
+    width: int
+    dtype: np.dtype[Any]
+    model_name: str
+    channel_order: str  # of the NHWC pixels the engine takes; the model's order for NCHW
+
+
+def _image_input(engine: Engine, model_order: str) -> _ImageInput:
+    """The 4-D image input; other inputs (e.g. target sizes) are the decoder's."""
     for spec in engine.inputs:
-        if len(spec.shape) == 4 and spec.shape[1] in (1, 3) and min(spec.shape) > 0:
-            return spec.name, spec.shape, np.dtype(spec.dtype)
+        shape, dtype = spec.shape, np.dtype(spec.dtype)
+        if len(shape) != 4 or min(shape) <= 0:
+            continue
+        if dtype == np.uint8 and shape[3] in (1, 3):
+            graph = engine.preprocess.describe() if engine.preprocess else _wrapped_meta(engine)
+            return _ImageInput(spec.name, 'NHWC', shape[0], shape[3], shape[1], shape[2], dtype,
+                               str(graph.get('model_input', spec.name)),
+                               str(graph.get('channel_order', model_order)))
+        if shape[1] in (1, 3):
+            return _ImageInput(spec.name, 'NCHW', shape[0], shape[1], shape[2], shape[3], dtype,
+                               spec.name, model_order)
     seen = [(s.name, s.shape) for s in engine.inputs]
-    msg = f'model has no NCHW image input with 3 channels and fixed size; inputs are {seen!r}'
+    msg = (f'model has no image input with 3 channels and fixed size (NCHW, or uint8 NHWC); '
+           f'inputs are {seen!r}')
     raise ConfigError(msg)
+
+
+def _wrapped_meta(engine: Engine) -> dict[str, Any]:
+    """The host contract a wrapped model file (or its EP-context model) carries, if any."""
+    try:
+        found = json.loads(engine.metadata.get(METADATA_KEY, '{}'))
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -95,22 +136,31 @@ class DetectionPipeline:
         self._log = log or _LOG.info
         self.engine = create_engine(config.engine, warn or log)
         try:
-            name, shape, dtype = _image_input(self.engine)
-            if shape[1] != 3:
-                msg = f'model input {name!r} has {shape[1]} channel(s); only 3-channel models run'
+            image = _image_input(self.engine, config.preprocess.channel_order)
+            name = image.name
+            if image.channels != 3:
+                msg = (f'model input {name!r} has {image.channels} channel(s); only 3-channel '
+                       'models run')
                 raise ConfigError(msg)
-            if shape[0] != 1:
-                msg = (f'model input {name!r} has a fixed batch of {shape[0]}; the detector runs '
-                       'one image per inference: re-export with batch 1 or a dynamic batch')
+            if image.batch != 1:
+                msg = (f'model input {name!r} has a fixed batch of {image.batch}; the detector '
+                       'runs one image per inference: re-export with batch 1 or a dynamic batch')
                 raise ConfigError(msg)
             self.input_name = name
-            self.input_size = (int(shape[2]), int(shape[3]))
+            self.input_size = (image.height, image.width)
+            self._channel_order = image.channel_order  # what the preprocessor writes
             self.preprocessor = Preprocessor(
-                config.preprocess, shape[2], shape[3], dtype, out=self.engine.input_buffer(name))
+                replace(config.preprocess, channel_order=image.channel_order), image.height,
+                image.width, image.dtype, out=self.engine.input_buffer(name), layout=image.layout)
+            model_inputs = [(s.name, s.shape) for s in self.engine.inputs]
+            model_inputs = [
+                (image.model_name, (1, 3, image.height, image.width)) if n == name else (n, s)
+                for n, s in model_inputs
+            ]
             self.decoder: Decoder
             self.decoder, self.decoder_reason = select_decoder(
                 config.decoder.output_format,
-                [(s.name, s.shape) for s in self.engine.inputs],
+                model_inputs,
                 [(s.name, s.shape) for s in self.engine.outputs],
                 self.engine.metadata,
             )
@@ -147,7 +197,7 @@ class DetectionPipeline:
         Raises:
             ImageDecodeError: malformed or unsupported image.
         """
-        order = self.config.preprocess.channel_order
+        order = self._channel_order
         if compressed:
             image, (width, height) = decode_compressed_reduced(
                 msg.format, msg.data, channel_order='bgr',
@@ -231,6 +281,8 @@ class DetectionPipeline:
             'engine_cache_hit': '-' if st.cache_hit is None else str(st.cache_hit),
             'session_create_seconds': f'{st.build_seconds:.3f}',
             'input': f'{self.input_name} {self.input_size[0]}x{self.input_size[1]}',
+            'preprocess_in_model': self._preprocess_where(),
+            'engine_input_bytes': str(self.preprocessor.buffer.nbytes),
             'output_format': self.decoder.name,
             'classes': str(len(self.labels)),
         }
@@ -249,6 +301,7 @@ class DetectionPipeline:
                 f'precision {r["precision_effective"]}, input {r["input"]}, '
                 f'format {r["output_format"]}, {r["classes"]} classes, '
                 f'engine cache {cache}')
+        text += f', preprocessing {r["preprocess_in_model"]}'
         if 'warmup_first_run_ms' in r:
             text += f', warm-up first run {r["warmup_first_run_ms"]} ms'
         if 'warmup_steady_ms' in r:
@@ -256,6 +309,11 @@ class DetectionPipeline:
         if r['provider_fallback'] == 'True':
             text += f'; FALLBACK: {r["fallback_reason"]}'
         return text
+
+    def _preprocess_where(self) -> str:
+        if self.preprocessor.layout == 'NHWC' and self.engine.preprocess is None:
+            return 'in the model (its input takes uint8 NHWC pixels)'  # a model wrapped before
+        return self.engine.status.preprocessing
 
     def close(self) -> None:
         """Release the engine (idempotent)."""

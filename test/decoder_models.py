@@ -34,24 +34,56 @@ def _finish(graph: onnx.GraphProto, metadata: Mapping[str, str] | None) -> bytes
     return model.SerializeToString()
 
 
+def _image_signal() -> list[onnx.NodeProto]:
+    """Nodes computing ``signal`` [1]: sum over c of (c + 1) * mean of channel c of ``images``.
+
+    Weighting the channels differently makes a channel swap or a wrong normalisation visible.
+    """
+    weights = numpy_helper.from_array(np.array([1.0, 2.0, 3.0], np.float32), 'signal_weights')
+    return [
+        helper.make_node('Cast', ['images'], ['signal_images'], to=TensorProto.FLOAT),
+        helper.make_node('ReduceMean', ['signal_images'], ['signal_means'], axes=[0, 2, 3],
+                         keepdims=0),
+        helper.make_node('Constant', [], ['signal_weights'], value=weights),
+        helper.make_node('Mul', ['signal_means', 'signal_weights'], ['signal_weighted']),
+        helper.make_node('ReduceSum', ['signal_weighted'], ['signal'], keepdims=1),
+    ]
+
+
 def constant_model(
     outputs: Mapping[str, np.ndarray],
     *,
     input_shape: Sequence[int | str] = (1, 3, 320, 320),
     output_shapes: Mapping[str, Sequence[int | str]] | None = None,
     metadata: Mapping[str, str] | None = None,
+    image_terms: Mapping[str, np.ndarray] | None = None,
 ) -> bytes:
     """Return a model with input ``images`` whose outputs are the given constant arrays.
 
     ``output_shapes`` may declare symbolic dims (e.g. ``['N', 4]``) as exporters do for dynamic
-    outputs; by default each output declares the array's own shape.
+    outputs; by default each output declares the array's own shape. ``image_terms`` makes an
+    output depend on the pixels: it becomes ``constant + term * signal`` (see
+    ``_image_signal``), so two ways of preparing the same image must agree to the last digit.
     """
     nodes, outs = [], []
+    terms = image_terms or {}
+    if terms:
+        nodes.extend(_image_signal())
     for name, array in outputs.items():
         const = f'{name}_value'
         nodes.append(helper.make_node(
             'Constant', [], [const], value=numpy_helper.from_array(np.asarray(array), const)
         ))
+        if name in terms:
+            term = f'{name}_term'
+            nodes.append(helper.make_node('Constant', [], [term], value=numpy_helper.from_array(
+                np.asarray(terms[name], np.float32), term)))
+            nodes.append(helper.make_node('Mul', [term, 'signal'], [f'{name}_shift']))
+            nodes.append(helper.make_node('Add', [const, f'{name}_shift'], [name]))
+            dtype = helper.np_dtype_to_tensor_dtype(np.asarray(array).dtype)
+            shape = (output_shapes or {}).get(name, np.asarray(array).shape)
+            outs.append(_value_info(name, shape, dtype))
+            continue
         nodes.append(helper.make_node('Identity', [const], [name]))
         dtype = helper.np_dtype_to_tensor_dtype(np.asarray(array).dtype)
         shape = (output_shapes or {}).get(name, np.asarray(array).shape)
@@ -63,12 +95,14 @@ def constant_model(
 
 
 def rtdetr_official_model(
-    normalised_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray, input_size: int = 320
+    normalised_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray, input_size: int = 320,
+    score_term: np.ndarray | None = None,
 ) -> bytes:
     """Return an official-RT-DETR-style model: boxes = normalised xyxy * orig_target_sizes.
 
     Like the real postprocessor, the box scaling happens inside the model from the
     ``orig_target_sizes`` [B, 2] int64 (W, H) input, so the decoder's extra input is exercised.
+    ``score_term`` adds ``score_term * signal`` of the pixels to the scores (``constant_model``).
     """
     k = normalised_xyxy.shape[1]
     nodes = [
@@ -80,12 +114,22 @@ def rtdetr_official_model(
         helper.make_node('Constant', [], ['axis1'], value=numpy_helper.from_array(
             np.array([1], np.int64), 'axis1')),
         helper.make_node('Mul', ['norm', 'whwh3'], ['boxes']),
-        helper.make_node('Constant', [], ['scores'], value=numpy_helper.from_array(
-            scores.astype(np.float32), 'scores')),
+        helper.make_node('Constant', [], ['scores_value'], value=numpy_helper.from_array(
+            scores.astype(np.float32), 'scores_value')),
         helper.make_node('Constant', [], ['labels'], value=numpy_helper.from_array(
             labels.astype(np.int64), 'labels')),
     ]
     nodes.insert(3, nodes.pop(4))  # The axes constant must precede its Unsqueeze.
+    if score_term is None:
+        nodes.append(helper.make_node('Identity', ['scores_value'], ['scores']))
+    else:
+        nodes += _image_signal()
+        nodes += [
+            helper.make_node('Constant', [], ['score_term'], value=numpy_helper.from_array(
+                score_term.astype(np.float32), 'score_term')),
+            helper.make_node('Mul', ['score_term', 'signal'], ['score_shift']),
+            helper.make_node('Add', ['scores_value', 'score_shift'], ['scores']),
+        ]
     graph = helper.make_graph(
         nodes,
         'rtdetr_official',

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -131,8 +133,11 @@ def test_identity_transform() -> None:
 
 
 @pytest.mark.parametrize(('kwargs', 'match'), [
-    ({'dtype': np.float64}, "dtype must be float32 or float16, got 'float64'"),
-    ({'layout': 'NHWC'}, "layout must be 'NCHW', got 'NHWC'"),
+    ({'dtype': np.float64}, "dtype for NCHW must be float32 or float16, got 'float64'"),
+    ({'layout': 'NHWC'}, "dtype for NHWC must be uint8, got 'float32'"),
+    ({'layout': 'HWC'}, "layout must be 'NCHW' or 'NHWC', got 'HWC'"),
+    ({'layout': 'NHWC', 'dtype': np.uint8, 'out': np.zeros((1, 3, 64, 64), np.uint8)},
+     r'shape \(1, 64, 64, 3\) or \(64, 64, 3\)'),
     ({'height': 0}, 'input height must be a positive integer, got 0'),
     ({'width': 2.5}, r'input width must be a positive integer, got 2\.5'),
     ({'config': PreprocessConfig(channel_order='rbg')}, "channel_order must be 'rgb' or 'bgr'"),
@@ -157,3 +162,24 @@ def test_bad_images_raise() -> None:
             pre(image)
     with pytest.raises(ConfigError, match="channel_order must be 'rgb' or 'bgr', got 'RGB'"):
         pre(np.zeros((8, 8, 3), np.uint8), 'RGB')
+
+
+@pytest.mark.parametrize('cfg', CONFIGS)
+@pytest.mark.parametrize('order', ['rgb', 'bgr'])
+@pytest.mark.parametrize('size', [(1080, 1920), (480, 360), (64, 200), (320, 256)])
+@pytest.mark.parametrize('grey', [False, True])
+def test_uint8_nhwc_pixels_normalise_to_the_float_input(cfg, order, size, grey) -> None:
+    """preprocess_in_model: the engine's affine of the uint8 pixels is the host's float input."""
+    image = RNG.integers(0, 256, size if grey else (*size, 3), dtype=np.uint8)
+    as_float = Preprocessor(cfg, 320, 256, np.float32)
+    as_pixels = Preprocessor(replace(cfg, channel_order='bgr'), 320, 256, np.uint8,
+                             layout='NHWC')
+    as_pixels.buffer[...] = 7  # stale content (the engine's warm-up) must not survive
+    assert as_pixels(image, order) == as_float(image, order)
+    pixels = as_pixels.buffer[0]
+    assert pixels.shape == (320, 256, 3) and pixels.dtype == np.uint8
+    if cfg.channel_order == 'rgb':
+        pixels = pixels[..., ::-1]
+    alpha, beta = (np.array(v, np.float32)[:, None, None] for v in cfg.affine())
+    want = pixels.transpose(2, 0, 1).astype(np.float32) * alpha + beta
+    np.testing.assert_allclose(as_float.buffer[0], want, atol=1e-6, rtol=0)

@@ -4,7 +4,8 @@
 Runtime sees it, creates the session without ORT's silent provider fallback, checks which
 providers really run (``fallback_policy`` error/warn/allow), keeps TensorRT engines in a cache
 folder per key (model bytes, precision, shapes, versions, GPU), binds preallocated buffers and
-warms up. ``Engine.status`` reports all of it.
+warms up. With ``preprocess_in_model`` it first wraps the model in a graph that turns uint8
+NHWC pixels into the model's input (``preprocess_graph``). ``Engine.status`` reports all of it.
 
 Typical use::
 
@@ -22,6 +23,7 @@ from edge_infer_ros.engine.engine import (
     create_engine,
 )
 from edge_infer_ros.engine.memory import DEFAULT_WORKSPACE_BYTES, Workspace, auto_workspace
+from edge_infer_ros.engine.plan import preprocess_on_device
 from edge_infer_ros.engine.shapes import format_profile, parse_profile
 from edge_infer_ros.engine.trt_options import TRT_OPTION_NAMES, check_trt_options
 from edge_infer_ros.engine.warmup import WarmupReport
@@ -41,4 +43,5 @@ __all__ = [
     'create_engine',
     'format_profile',
     'parse_profile',
+    'preprocess_on_device',
 ]

@@ -26,6 +26,7 @@ __all__ = [
     'CacheState',
     'MANIFEST_NAME',
     'compute_key',
+    'model_stem',
     'engine_files',
     'folder_lock',
     'prepare_cache_dir',
@@ -39,7 +40,8 @@ KEY_FORMAT = 1
 _ENGINE_SUFFIXES = ('.engine', '.profile', '.onnx')
 
 
-def _stem(model_path: str) -> str:
+def model_stem(model_path: str) -> str:
+    """The model file's name, filesystem-safe and short: the readable part of keys and files."""
     stem = re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(model_path).stem).strip('._') or 'model'
     return stem[:40]
 
@@ -51,7 +53,7 @@ def compute_key(model_path: str, precision: str, components: Mapping[str, Any]) 
     """
     canonical = json.dumps({'format': KEY_FORMAT, **components}, sort_keys=True)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-    return f'{_stem(model_path)}-{precision}-{digest}'
+    return f'{model_stem(model_path)}-{precision}-{digest}'
 
 
 def engine_files(folder: Path) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import logging
 from pathlib import Path
 import re
@@ -18,6 +18,7 @@ from edge_infer_ros.config import EngineConfig
 from edge_infer_ros.engine import cache
 from edge_infer_ros.engine.memory import Workspace, resolve_workspace
 from edge_infer_ros.engine.plan import Plan, make_plan
+from edge_infer_ros.engine.preprocess_graph import PreprocessGraph
 from edge_infer_ros.engine.session import (
     CPU,
     CUDA,
@@ -72,6 +73,14 @@ class EngineStatus:
     workspace_source: str
     int8_mode: str
     ep_context_model: str
+    preprocess_in_model: bool = False
+    preprocess_reason: str = ''
+
+    @property
+    def preprocessing(self) -> str:
+        """Where images become the model input, and why: for logs and reports."""
+        where = 'in the model' if self.preprocess_in_model else 'on the host'
+        return f'{where} ({self.preprocess_reason})' if self.preprocess_reason else where
 
 
 def cache_key(config: EngineConfig) -> str:
@@ -166,7 +175,7 @@ def _outputs(
         for name, value in symbols.items():
             probe.add_free_dimension_override_by_name(name, value)
         try:
-            inferred = ort.InferenceSession(plan.config.model_path, probe, providers=[CPU])
+            inferred = ort.InferenceSession(plan.model_path, probe, providers=[CPU])
         except Exception:  # noqa: BLE001 - e.g. TensorRT plugin ops: keep ORT-allocated outputs
             inferred = None
         if inferred is not None:
@@ -181,7 +190,8 @@ def _effective_precision(plan: Plan, active: tuple[str, ...]) -> str:
         return plan.config.precision
     if plan.model.has_qdq:
         return 'int8 (Q/DQ)'
-    return 'fp16' if plan.model.inputs[0].dtype_name == 'float16' else 'fp32'
+    image = plan.preprocess.dtype if plan.preprocess else plan.model.inputs[0].dtype_name
+    return 'fp16' if image == 'float16' else 'fp32'
 
 
 class Engine:
@@ -189,12 +199,15 @@ class Engine:
 
     Write preprocessed input straight into ``input_buffer()`` (zero copy), then call ``run()``.
     The returned arrays are the engine's own output buffers, overwritten by the next ``run()``:
-    copy whatever you keep.
+    copy whatever you keep. ``preprocess`` is the graph the model was wrapped in (its image
+    input is then uint8 NHWC), or None; ``model_path`` is the file the session loaded (the
+    wrapped copy in that case).
     """
 
     def __init__(
         self, outcome: SessionOutcome, bindings: Bindings, inputs: list[TensorSpec],
-        outputs: list[TensorSpec], status: EngineStatus,
+        outputs: list[TensorSpec], status: EngineStatus, model_path: str,
+        preprocess: PreprocessGraph | None = None,
     ) -> None:
         self._session: ort.InferenceSession | None = outcome.session
         self._bindings = bindings
@@ -202,6 +215,8 @@ class Engine:
         self.outputs = outputs
         self.metadata: dict[str, str] = dict(outcome.session.get_modelmeta().custom_metadata_map)
         self.status = status
+        self.model_path = model_path
+        self.preprocess = preprocess
 
     def input_buffer(self, name: str | None = None) -> NDArray[Any]:
         """The preallocated buffer of an input (default: the first, the image)."""
@@ -288,6 +303,35 @@ def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
         return _build(plan, state, workspace, log)
 
 
+def _check_preprocess_guess(
+    plan: Plan, outcome: SessionOutcome, log: Log | None,
+) -> tuple[Plan, SessionOutcome]:
+    """Correct ``preprocess_in_model: auto`` where its guess of the provider proved wrong.
+
+    The guess (do the GPU libraries load, is a GPU there) is made before the session exists.
+    Wrapped but on the CPU after all: reopen unwrapped, the host is faster there. Unwrapped but
+    on a GPU: rebuilding would cost a second TensorRT build, so say how to get the faster path.
+    """
+    config = plan.config
+    on_gpu = outcome.active[0] in GPU_PROVIDERS
+    if config.preprocess_in_model != 'auto' or plan.assumed_gpu == on_gpu:
+        return plan, outcome
+    if plan.assumed_gpu:  # and the CPU runs
+        if plan.preprocess is None:  # not wrapped anyway (not an image input, or onnx failed)
+            return plan, outcome
+        plan = make_plan(config, on_gpu=False)
+        session = ort.InferenceSession(plan.model_path, _session_options(config)(),
+                                       providers=[CPU])
+        return plan, replace(outcome, session=session)
+    if make_plan(config, on_gpu=True, wrap=False).preprocess is not None:
+        why = (f'auto: the GPU provider libraries did not load before the session, yet '
+               f"{outcome.active[0]} runs; set preprocess_in_model to 'true' to preprocess in "
+               'the model')
+        _warn(log, f'preprocessing stays on the host ({why})')
+        plan = replace(plan, preprocess_reason=why)
+    return plan, outcome
+
+
 def _build(
     plan: Plan, state: cache.CacheState | None, workspace: Workspace, log: Log | None
 ) -> Engine:
@@ -302,9 +346,11 @@ def _build(
         else:
             providers.append((CPU, {}))
     wanted = [ORT_PROVIDERS[p] for p in config.providers]
-    _LOG.info(f'creating session for {config.model_path!r} with {wanted} (cache key {plan.key})')
-    outcome = open_session(config.model_path, providers, _session_options(config),
+    _LOG.info(f'creating session for {plan.model_path!r} with {wanted} (cache key {plan.key}); '
+              f'preprocessing in the model: {plan.preprocess_reason}')
+    outcome = open_session(plan.model_path, providers, _session_options(config),
                            config.fallback_policy, config.device_id)
+    plan, outcome = _check_preprocess_guess(plan, outcome, log)
     if outcome.missing and config.fallback_policy == 'warn':
         _warn(log, f'PROVIDER FALLBACK: requested {list(outcome.missing)!r} not active, '
                    f'running on {list(outcome.active)!r}: {outcome.reason}')
@@ -328,6 +374,7 @@ def _build(
         ep_context = str(ctx) if config.export_ep_context and ctx.exists() else ''
         if after and not cache_hit:  # a fresh build: record what now vouches for the files
             extra = {'model_path': str(Path(config.model_path).resolve()),
+                     'session_model_path': str(Path(plan.model_path).resolve()),
                      'build_seconds': outcome.seconds, 'providers': list(outcome.active)}
             record = cache.manifest_record(plan.key, plan.components, folder, extra)
             cache.write_manifest(folder, record)
@@ -347,6 +394,8 @@ def _build(
         workspace_source=workspace.source,
         int8_mode=plan.int8_mode,
         ep_context_model=ep_context,
+        preprocess_in_model=plan.preprocess is not None,
+        preprocess_reason=plan.preprocess_reason,
     )
     inputs = [TensorSpec(n, s, d) for n, s, d in in_specs]
     declared = {node.name: node.shape for node in outcome.session.get_outputs()}
@@ -355,7 +404,7 @@ def _build(
     verdict = {None: 'unused', True: 'hit', False: 'miss'}[cache_hit]
     _LOG.info(f'engine ready on {list(outcome.active)}: cache {verdict}, '
               f'session created in {outcome.seconds:.2f} s')
-    return Engine(outcome, bindings, inputs, outputs, status)
+    return Engine(outcome, bindings, inputs, outputs, status, plan.model_path, plan.preprocess)
 
 
 def _dynamic_shape(dims: list[Any] | None) -> tuple[int, ...]:

@@ -21,6 +21,7 @@ __all__ = [
     'diagnose_provider',
     'gpu_info',
     'is_jetson',
+    'provider_problem',
     'tensorrt_version',
 ]
 
@@ -154,10 +155,19 @@ def is_jetson(
 
 
 def diagnose_provider(provider: str, device_id: int = 0) -> str:
-    """Best guess why an ONNX Runtime GPU provider did not become active (one clause).
+    """Best guess why an ONNX Runtime GPU provider did not become active (one clause)."""
+    return provider_problem(provider, device_id) or (
+        'the libraries load and a GPU is present; probably a version mismatch between '
+        f'onnxruntime {ort.__version__} and the installed CUDA/cuDNN/TensorRT'
+    )
+
+
+def provider_problem(provider: str, device_id: int = 0) -> str:
+    """Why a GPU provider cannot start on this machine (one clause), or '' if nothing is seen.
 
     Order of checks: provider compiled in, provider library and its dependencies loadable,
-    TensorRT/cuDNN loadable, GPU present (driver/runtime versions compatible).
+    TensorRT/cuDNN loadable, GPU present. '' predicts that the provider will start (before any
+    session exists, e.g. to choose ``preprocess_in_model: auto``).
     """
     if provider not in ort.get_available_providers():
         return (
@@ -186,7 +196,4 @@ def diagnose_provider(provider: str, device_id: int = 0) -> str:
         return reason or 'no CUDA-capable GPU was found'
     if device_id >= count:
         return f'device_id {device_id} does not exist ({count} GPU(s) visible)'
-    return (
-        'the libraries load and a GPU is present; probably a version mismatch between '
-        f'onnxruntime {ort.__version__} and the installed CUDA/cuDNN/TensorRT'
-    )
+    return ''

@@ -1,7 +1,9 @@
 """Everything decided before a session exists: validation, shapes, int8 mode and the cache key.
 
 Kept apart from session creation so ``cache_key`` (and ``build_engine``) can answer without
-building, and so every configuration error surfaces before ONNX Runtime runs.
+building, and so every configuration error surfaces before ONNX Runtime runs. With
+``preprocess_in_model`` the plan also wraps the model (``preprocess_graph``): the session, the
+shapes and the cache key are then those of the wrapped model.
 """
 
 from __future__ import annotations
@@ -16,15 +18,35 @@ from typing import Any
 
 import onnxruntime as ort
 
-from edge_infer_ros.config import FALLBACK_POLICIES, PRECISIONS, PROVIDERS, EngineConfig
+from edge_infer_ros.config import (
+    FALLBACK_POLICIES,
+    PRECISIONS,
+    PREPROCESS_IN_MODEL,
+    PROVIDERS,
+    EngineConfig,
+)
 from edge_infer_ros.engine import gpu
-from edge_infer_ros.engine.cache import compute_key
-from edge_infer_ros.engine.model import ELEM_TYPES, ModelInfo, read_model_info
+from edge_infer_ros.engine.cache import compute_key, model_stem
+from edge_infer_ros.engine.model import (
+    ELEM_TYPES,
+    ModelInfo,
+    hash_model,
+    parse_model,
+    read_model_info,
+)
+from edge_infer_ros.engine.preprocess_graph import (
+    PreprocessGraph,
+    WrapError,
+    store_wrapped,
+    wrap_model,
+    wrap_refusal,
+)
+from edge_infer_ros.engine.session import ORT_PROVIDERS
 from edge_infer_ros.engine.shapes import ShapePlan, format_shape, plan_shapes
 from edge_infer_ros.engine.trt_options import normalize_extra_options
 from edge_infer_ros.errors import CalibrationError, ConfigError, EngineError
 
-__all__ = ['Plan', 'make_plan']
+__all__ = ['Plan', 'make_plan', 'preprocess_on_device']
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,10 @@ class Plan:
     native_calibration: bool
     components: dict[str, Any]
     key: str
+    model_path: str  # what the session loads: the configured model, or its wrapped copy
+    preprocess: PreprocessGraph | None = None
+    preprocess_reason: str = ''
+    assumed_gpu: bool = False  # what preprocess_in_model auto assumed would run
 
     @property
     def wants_tensorrt(self) -> bool:
@@ -50,7 +76,7 @@ class Plan:
     @property
     def cache_root(self) -> Path:
         """The configured engine cache folder, user and variables expanded."""
-        return Path(os.path.expandvars(os.path.expanduser(self.config.engine_cache_path)))
+        return _cache_root(self.config)
 
 
 def _check_config(config: EngineConfig) -> None:
@@ -66,6 +92,7 @@ def _check_config(config: EngineConfig) -> None:
     choices = (
         ('precision', config.precision, PRECISIONS),
         ('fallback_policy', config.fallback_policy, FALLBACK_POLICIES),
+        ('preprocess_in_model', config.preprocess_in_model, PREPROCESS_IN_MODEL),
     )
     for field, value, allowed in choices:
         if value not in allowed:
@@ -237,8 +264,64 @@ def _check_ir_version(path: str) -> None:
     raise EngineError(msg)
 
 
-def make_plan(config: EngineConfig) -> Plan:
+def _gpu_expected(config: EngineConfig) -> bool:
+    """Whether the session will run on TensorRT or CUDA: the first provider that can start."""
+    for name in config.providers:
+        if name == 'cpu':
+            return False
+        if not gpu.provider_problem(ORT_PROVIDERS[name], config.device_id):
+            return True
+    return False
+
+
+def _preprocess_graph(
+    config: EngineConfig, model: ModelInfo, shapes: ShapePlan, on_gpu: bool,
+) -> tuple[PreprocessGraph | None, str]:
+    """The preprocessing graph to wrap the model in (or None), and why, for the status.
+
+    ``auto`` wraps on TensorRT/CUDA only: on the CPU provider the host's fused conversion is
+    faster than ONNX Runtime running the same nodes (``bench/bench_pipeline.py``).
+
+    Raises:
+        ConfigError: ``true`` for a model whose input is not a 3-channel float image.
+    """
+    mode = config.preprocess_in_model
+    if mode == 'false':
+        return None, 'preprocess_in_model false'
+    refusal = wrap_refusal(model, shapes.shapes)
+    if refusal and mode == 'true':
+        msg = (f"preprocess_in_model is 'true' but model {config.model_path!r} cannot take it: "
+               f"{refusal}; set preprocess_in_model to 'auto' or 'false'")
+        raise ConfigError(msg)
+    if refusal:
+        return None, f'auto: {refusal}'
+    if mode == 'auto' and not on_gpu:
+        return None, 'auto: the CPU provider runs, where host preprocessing is faster'
+    image = model.inputs[0]
+    graph = PreprocessGraph(image.name, dict(shapes.shapes), image.dtype_name, config.preprocess)
+    why = 'preprocess_in_model true' if mode == 'true' else 'auto: TensorRT/CUDA runs'
+    return graph, why
+
+
+def preprocess_on_device(config: EngineConfig, *, on_gpu: bool | None = None) -> bool:
+    """Whether ``config`` runs preprocessing inside the model (``on_gpu``: assume a provider).
+
+    ``calibrate_int8`` asks with ``on_gpu=True``: its table is for the TensorRT engine.
+
+    Raises:
+        ConfigError, CalibrationError, EngineError: as ``make_plan`` would.
+    """
+    return make_plan(config, on_gpu=on_gpu, wrap=False).preprocess is not None
+
+
+def make_plan(
+    config: EngineConfig, *, on_gpu: bool | None = None, wrap: bool = True,
+) -> Plan:
     """Validate ``config`` against its model and this machine, and derive the cache key.
+
+    ``on_gpu`` overrides the guess (from the providers that can start here) that decides
+    ``preprocess_in_model: auto``; ``wrap=False`` decides without composing the wrapped model
+    (the shapes and key then describe the configured model).
 
     Raises:
         ConfigError: an invalid value, option or shape, with the parameter to change.
@@ -259,6 +342,21 @@ def make_plan(config: EngineConfig) -> Plan:
             raise ConfigError(msg)
     profiles = (config.profile_min_shapes, config.profile_opt_shapes, config.profile_max_shapes)
     shapes = plan_shapes(model.inputs, _image_shape(config, model), profiles)
+    assumed_gpu = _gpu_expected(config) if on_gpu is None else on_gpu
+    graph, why = _preprocess_graph(config, model, shapes, assumed_gpu)
+    model_path = config.model_path
+    if graph is not None and wrap:
+        try:
+            data = wrap_model(config.model_path, graph)
+        except WrapError as err:
+            if config.preprocess_in_model == 'true':
+                raise
+            graph, why = None, f'auto: the model cannot be wrapped ({err.detail})'
+    if graph is not None and wrap:
+        folder = _cache_root(config) / '_preprocess'
+        model_path = str(store_wrapped(data, folder, model_stem(config.model_path)))
+        model, sha = parse_model(data), hash_model(data, folder, ())
+        shapes = plan_shapes(model.inputs)  # every input fixed by the wrapper
     int8_mode, table, native, table_sha = _calibration(config, model)
     components: dict[str, Any] = {
         'model_sha256': sha,
@@ -271,5 +369,12 @@ def make_plan(config: EngineConfig) -> Plan:
         'extra_options': sorted(extra.items()),
         **_environment(config),
     }
+    if graph is not None:  # the hash above already covers it; the manifest says so in words
+        components['preprocess_in_model'] = graph.describe()
     key = compute_key(config.model_path, config.precision, components)
-    return Plan(config, model, sha, shapes, extra, int8_mode, table, native, components, key)
+    return Plan(config, model, sha, shapes, extra, int8_mode, table, native, components, key,
+                model_path, graph, why, assumed_gpu)
+
+
+def _cache_root(config: EngineConfig) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(config.engine_cache_path)))

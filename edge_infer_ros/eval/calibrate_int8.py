@@ -8,6 +8,13 @@ reads ``calibration.flatbuffers`` (ORT's format, ``trt_int8_use_native_calibrati
 false): its engine copies the file into the engine's cache folder under that same name and
 hands the name to TensorRT. The table is checked through that engine path before the command
 prints the two parameters to set. Q/DQ models carry their own scales and are refused.
+
+Calibration sees what the TensorRT engine will see: where ``preprocess_in_model`` wraps the model
+on TensorRT (``auto`` or ``true``), the wrapped model is calibrated on the same uint8 pixels the
+node hands it, so the table also holds the ranges of the preprocessing nodes. The original
+model's tensors keep their names inside the wrapper and receive the same values either way, so
+their ranges equal those of an unwrapped calibration (the tests check this); an unwrapped engine
+simply ignores the extra entries.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from onnxruntime.quantization import (
 )
 
 from edge_infer_ros.config import PipelineConfig
-from edge_infer_ros.engine import cache_key
+from edge_infer_ros.engine import cache_key, preprocess_on_device
 from edge_infer_ros.engine.model import read_model_info
 from edge_infer_ros.errors import BagError, CalibrationError, EdgeInferError, ImageDecodeError
 from edge_infer_ros.eval.bag_io import IMAGE_TYPES, BagReader
@@ -152,9 +159,11 @@ class _Reader(CalibrationDataReader):  # type: ignore[misc]
 
 
 def _cpu_config(config: PipelineConfig) -> PipelineConfig:
+    """A CPU session over the model exactly as the TensorRT engine will run it (wrapped or not)."""
+    wrapped = preprocess_on_device(config.engine, on_gpu=True)
     engine = replace(config.engine, providers=('cpu',), precision='fp32',
                      int8_calibration_table='', warmup_iterations=0, fallback_policy='allow',
-                     cuda_graph=False)
+                     cuda_graph=False, preprocess_in_model='true' if wrapped else 'false')
     return replace(config, engine=engine)
 
 
@@ -192,7 +201,8 @@ def calibrate(
         with tempfile.TemporaryDirectory(prefix='calib-') as tmp:
             try:
                 calibrator = create_calibrator(
-                    model, augmented_model_path=str(Path(tmp) / 'augmented.onnx'),
+                    pipeline.engine.model_path,
+                    augmented_model_path=str(Path(tmp) / 'augmented.onnx'),
                     calibrate_method=METHODS[method], extra_options=options,
                     providers=['CPUExecutionProvider'])
                 with contextlib.redirect_stdout(sys.stderr):  # ORT prints progress
@@ -204,6 +214,7 @@ def calibrate(
                     raise CalibrationError(msg) from err
                 msg = f'ONNX Runtime calibration of {model!r} failed: {err}'
                 raise CalibrationError(msg) from err
+        calibrated = pipeline.engine.model_path
     finally:
         pipeline.close()
     write_calibration_table(ranges.data, dir=str(folder))
@@ -215,6 +226,7 @@ def calibrate(
         'frames_used': reader.used, 'frames_available': candidates.total,
         'problems': dict(problems), 'tensors': len(ranges.data), 'engine_cache_key': key,
         'sources': list(sources), 'created': datetime.datetime.now().astimezone().isoformat(),
+        'calibrated_model': calibrated, 'preprocess_in_model': calibrated != model,
     }
     (folder / 'calibration_info.json').write_text(json.dumps(summary, indent=2) + '\n',
                                                   encoding='utf-8')
@@ -259,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped = sum(done['problems'].values())
     print(f'{PROG}: {done["method"]} ranges of {done["tensors"]} tensors from '
           f'{done["frames_used"]} of {done["frames_available"]} frames ({skipped} unreadable)')
+    if done['preprocess_in_model']:
+        print(f'{PROG}: calibrated the model wrapped with its preprocessing '
+              '(preprocess_in_model), as TensorRT will run it')
     print(f'{PROG}: wrote {done["table"]}')
     print("Set these in the node's parameters file:")
     print('    precision: int8')

@@ -150,12 +150,6 @@ def parse_image(buf: Any) -> ImageFields:
 
 
 def parse_compressed(buf: Any) -> CompressedFields:
-    """Read a serialized ``sensor_msgs/CompressedImage``; ``data`` is a zero-copy view of ``buf``.
-
-    Raises:
-        ImageDecodeError: ``buf`` is not a well-formed serialized CompressedImage.
-    """
+    """Read a serialized ``sensor_msgs/CompressedImage``, ``data`` viewed in place (see above)."""
     r = _Reader(buf, 'CompressedImage')
-    header = r.header()
-    fmt = r.string('format')
-    return CompressedFields(header, fmt, r.octets('data'))
+    return CompressedFields(r.header(), r.string('format'), r.octets('data'))

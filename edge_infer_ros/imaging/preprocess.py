@@ -1,4 +1,4 @@
-"""Image to NCHW model input, written straight into the engine's input buffer.
+"""Image to model input, written straight into the engine's input buffer.
 
 Per frame: one ``cv2.resize`` of the (possibly zero-copy, row-padded) image into a preallocated
 scratch image of exactly the resized size, one ``cv2.split`` into preallocated planes, and one
@@ -12,12 +12,17 @@ through a transposed view of the full padded canvas; see ``bench/bench_pipeline.
 
 Output value per channel: ``(pixel * scale - mean[c]) / std[c]``, with ``mean``/``std`` given in
 the model's channel order.
+
+When the engine does that conversion itself (``preprocess_in_model``, see
+``engine/preprocess_graph.py``) its input is the letterboxed uint8 image, NHWC: ``cv2.resize``
+then writes straight into the input buffer (a strided view, no scratch image), a channel swap or
+grey expansion is one ``cv2.cvtColor`` of the resized image into it, and only the border is
+filled. A quarter of the float input's bytes crosses to the device.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-import math
 from typing import Any
 
 import cv2
@@ -103,12 +108,15 @@ class _Geometry:
 
 
 class Preprocessor:
-    """Resize/letterbox, reorder and normalise images into a preallocated NCHW buffer.
+    """Resize/letterbox, reorder and normalise images into a preallocated model input buffer.
 
     Built once per model input; not thread-safe (it owns scratch buffers), so use one per thread.
+    ``layout`` ``'NCHW'`` writes normalised float32/float16; ``'NHWC'`` writes uint8 pixels in
+    ``config.channel_order`` for an engine that normalises them itself.
 
     Attributes:
-        buffer: the (1, 3, H, W) buffer written when no ``out`` is passed to ``__call__``.
+        buffer: the (1, 3, H, W) or (1, H, W, 3) buffer written when no ``out`` is passed to
+            ``__call__``.
     """
 
     def __init__(
@@ -126,21 +134,26 @@ class Preprocessor:
             config: letterbox, pad value, model channel order, scale, mean and std.
             height: model input height.
             width: model input width.
-            dtype: float32 or float16, the model input's element type.
+            dtype: the model input's element type: float32 or float16 for ``'NCHW'``, uint8
+                for ``'NHWC'``.
             out: buffer to write by default (the engine's IO-binding input), (1, 3, H, W) or
-                (3, H, W) C-contiguous of ``dtype``; allocated when ``None``.
-            layout: tensor layout of the model input; only ``'NCHW'`` (every supported
-                detector) is implemented.
+                (3, H, W) for NCHW, (1, H, W, 3) or (H, W, 3) for NHWC, C-contiguous of
+                ``dtype``; allocated when ``None``.
+            layout: ``'NCHW'`` (every supported detector) or ``'NHWC'`` (a model wrapped with
+                its preprocessing, uint8 pixels in).
 
         Raises:
             ConfigError: a setting or the buffer does not fit.
         """
-        if layout != 'NCHW':
-            msg = f"Preprocessor layout must be 'NCHW', got {layout!r}."
+        dtypes = {'NCHW': (np.float32, np.float16), 'NHWC': (np.uint8,)}
+        if layout not in dtypes:
+            msg = f"Preprocessor layout must be 'NCHW' or 'NHWC', got {layout!r}."
             raise ConfigError(msg)
+        self.layout = layout
         self._dtype = np.dtype(dtype)
-        if self._dtype not in (np.float32, np.float16):
-            msg = f'Preprocessor dtype must be float32 or float16, got {self._dtype.name!r}.'
+        if self._dtype not in dtypes[layout]:
+            names = ' or '.join(np.dtype(d).name for d in dtypes[layout])
+            msg = f'Preprocessor dtype for {layout} must be {names}, got {self._dtype.name!r}.'
             raise ConfigError(msg)
         for name, value in (('height', height), ('width', width)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
@@ -154,22 +167,17 @@ class Preprocessor:
         if not 0 <= config.pad_value <= 255:
             msg = f'pad_value must be within 0..255, got {config.pad_value!r}.'
             raise ConfigError(msg)
-        if len(config.mean) != 3 or len(config.std) != 3:
-            msg = f'mean and std need 3 values each, got {config.mean!r} and {config.std!r}.'
-            raise ConfigError(msg)
-        values = (config.scale, *config.mean, *config.std)
-        if not all(math.isfinite(v) for v in values) or any(s == 0 for s in config.std):
-            msg = f'scale, mean and std must be finite with std != 0, got {values!r}.'
-            raise ConfigError(msg)
-        self._alpha = [config.scale / s for s in config.std]
-        self._beta = [-m / s for m, s in zip(config.mean, config.std, strict=True)]
+        self._alpha, self._beta = config.affine()
         ramp = np.arange(256, dtype=np.float64)
         pairs = zip(self._alpha, self._beta, strict=True)
         luts = [(ramp * a + b).astype(np.float32) for a, b in pairs]
         self._pad = [float(lut[int(config.pad_value)]) for lut in luts]
         self._luts = [lut.astype(np.float16).view(np.uint16).reshape(1, 256) for lut in luts]
+        self._shapes = ((1, 3, self.height, self.width), (3, self.height, self.width))
+        if layout == 'NHWC':
+            self._shapes = ((1, self.height, self.width, 3), (self.height, self.width, 3))
         self.buffer = self._check_buffer(out) if out is not None else np.zeros(
-            (1, 3, self.height, self.width), self._dtype
+            self._shapes[0], self._dtype
         )
         self._geometry: _Geometry | None = None
 
@@ -179,7 +187,7 @@ class Preprocessor:
         return self._config
 
     def _check_buffer(self, out: NDArray[Any]) -> NDArray[Any]:
-        shapes = ((1, 3, self.height, self.width), (3, self.height, self.width))
+        shapes = self._shapes
         if (
             not isinstance(out, np.ndarray)
             or out.shape not in shapes
@@ -276,9 +284,12 @@ class Preprocessor:
             msg = f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}."
             raise ConfigError(msg)
         target = self.buffer if out is None else self._check_buffer(out)
-        target = target.reshape(3, self.height, self.width)
         channels = 1 if image.ndim == 2 else 3
         geo = self._geometry_for(image.shape[0], image.shape[1], channels, source_size)
+        if self.layout == 'NHWC':
+            self._write_pixels(target.reshape(self._shapes[1]), geo, image, channel_order)
+            return geo.transform
+        target = target.reshape(3, self.height, self.width)
         if (geo.new_w, geo.new_h) == (image.shape[1], image.shape[0]):
             resized = image
         else:
@@ -312,3 +323,28 @@ class Preprocessor:
             plane[geo.top + geo.new_h:].fill(pad)
             plane[rows, : geo.left].fill(pad)
             plane[rows, geo.left + geo.new_w:].fill(pad)
+
+    def _write_pixels(
+        self, target: NDArray[Any], geo: _Geometry, image: NDArray[Any], order: str
+    ) -> None:
+        """Letterbox uint8 pixels into an (H, W, 3) buffer in the configured channel order."""
+        region = target[geo.top:geo.top + geo.new_h, geo.left:geo.left + geo.new_w]
+        same_size = (geo.new_w, geo.new_h) == (image.shape[1], image.shape[0])
+        convert = None
+        if image.ndim == 2:
+            convert = cv2.COLOR_GRAY2BGR  # three equal channels: RGB and BGR alike
+        elif order != self._config.channel_order:
+            convert = cv2.COLOR_RGB2BGR  # the same swap both ways
+        if convert is None and same_size:
+            np.copyto(region, image)
+        elif convert is None:
+            cv2.resize(image, (geo.new_w, geo.new_h), dst=region, interpolation=cv2.INTER_LINEAR)
+        else:
+            small = image if same_size else cv2.resize(
+                image, (geo.new_w, geo.new_h), dst=geo.resized, interpolation=cv2.INTER_LINEAR)
+            cv2.cvtColor(small, convert, dst=region)
+        pad = self._config.pad_value
+        target[: geo.top].fill(pad)
+        target[geo.top + geo.new_h:].fill(pad)
+        target[geo.top:geo.top + geo.new_h, : geo.left].fill(pad)
+        target[geo.top:geo.top + geo.new_h, geo.left + geo.new_w:].fill(pad)

@@ -21,7 +21,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from edge_infer_ros.errors import ConfigError
-from edge_infer_ros.parameters import PARAMETERS, ParamSpec
+from edge_infer_ros.parameters import PARAMETERS, ParamSpec, accepts_yaml_bool
 
 __all__ = ['declare_parameters', 'parameter_values', 'ParameterGuard']
 
@@ -46,6 +46,7 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
         type=_TYPES[spec.kind],
         description=f'{spec.description} {when}',
         additional_constraints=constraints,
+        dynamic_typing=accepts_yaml_bool(spec),  # an unquoted true/false arrives as a bool
     )
     if spec.min is not None and spec.max is not None:
         if spec.kind == 'int':

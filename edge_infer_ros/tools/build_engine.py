@@ -79,8 +79,11 @@ def _report(engine: Engine, elapsed: float, out: TextIO) -> None:
         ('cache', verdict),
         ('engine files', ', '.join(engine_files(Path(status.cache_dir))) or '-'
          if status.cache_dir else '-'),
+        ('preprocessing', status.preprocessing),
         ('session created', f'{status.build_seconds:.2f} s'),
     ]
+    if engine.preprocess is not None:
+        rows.insert(-1, ('wrapped model', engine.model_path))
     if status.warmup is not None:
         rows.append(('first inference', f'{status.warmup.first_run_s * 1e3:.1f} ms'))
         if status.warmup.steady_mean_s is not None:
