@@ -1,5 +1,7 @@
 """The one detection path: image message fields -> decode -> preprocess -> engine -> detections.
 
+Then, per camera, tracking gives the detections their IDs (:meth:`DetectionPipeline.track`).
+
 The node, the bag tools and the benchmarks all run this class, so a detection computed offline is
 the detection the robot would have published. ROS-free: messages are read by field name, which
 fits rclpy messages and rosbags-deserialised ones alike.
@@ -26,6 +28,7 @@ from edge_infer_ros.errors import ConfigError
 from edge_infer_ros.imaging.decode import decode_compressed, decode_image, preferred_channel_order
 from edge_infer_ros.imaging.preprocess import Preprocessor
 from edge_infer_ros.stats import StageTimes
+from edge_infer_ros.tracking import Tracking
 
 __all__ = ['DetectionPipeline']
 
@@ -80,6 +83,7 @@ class DetectionPipeline:
                 self.engine.metadata,
             )
             self.class_names = resolve_class_names(config.labels_path, self.engine.metadata)
+            self.tracking = Tracking(config.tracking, warn or self._log)
         except Exception:
             self.engine.close()
             raise
@@ -88,7 +92,8 @@ class DetectionPipeline:
         self._decoder_config = config.decoder
         self._lock = threading.Lock()
         self._log(f'decoder {self.decoder.name} ({self.decoder_reason}); '
-                  f'{len(self.labels)} classes from {self.class_names.source}')
+                  f'{len(self.labels)} classes from {self.class_names.source}; '
+                  f'tracker {self.tracking.describe()}')
 
     # -------------------------------------------------------------------------- settings
     @property
@@ -167,6 +172,29 @@ class DetectionPipeline:
         times.postprocess = (t3 - t2) * 1e3
         return dets
 
+    def track(self, camera: str, dets: Detections, header: Any, arrival_ns: int = 0,
+              times: StageTimes | None = None) -> Detections:
+        """Give ``dets`` of ``camera``'s image with ``header`` their track IDs.
+
+        The one place tracking happens, right after decoding, for the node and the bag tools
+        alike; with ``tracker: none`` it returns ``dets`` untouched. The header stamp is the
+        tracker's clock (an unset stamp, 0, falls back to ``arrival_ns``: the time the node
+        received the image, or the bag's record time). Its time is added to
+        ``times.postprocess``.
+        """
+        if not self.tracking.enabled:
+            return dets
+        t0 = time.perf_counter()
+        stamp_ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+        out = self.tracking.update(camera, dets, stamp_ns or arrival_ns)
+        if times is not None:
+            times.postprocess += (time.perf_counter() - t0) * 1e3
+        return out
+
+    def reset_tracks(self) -> None:
+        """Forget every camera's tracks (deactivate); IDs already given are not reused."""
+        self.tracking.reset()
+
     def to_bgr(self, image: NDArray[Any], order: str) -> NDArray[Any]:
         """A BGR copy of a decoded image, for drawing the debug view."""
         if order == 'bgr':
@@ -195,6 +223,7 @@ class DetectionPipeline:
             'input': f'{self.input_name} {self.input_size[0]}x{self.input_size[1]}',
             'output_format': self.decoder.name,
             'classes': str(len(self.labels)),
+            'tracker': self.tracking.describe(),
         }
         if warm is not None:
             out['warmup_first_run_ms'] = f'{warm.first_run_s * 1e3:.1f}'
@@ -210,7 +239,7 @@ class DetectionPipeline:
         text = (f'provider {r["active_provider"]} (requested {r["requested_providers"]}), '
                 f'precision {r["precision_effective"]}, input {r["input"]}, '
                 f'format {r["output_format"]}, {r["classes"]} classes, '
-                f'engine cache {cache}')
+                f'engine cache {cache}, tracker {r["tracker"]}')
         if 'warmup_first_run_ms' in r:
             text += f', warm-up first run {r["warmup_first_run_ms"]} ms'
         if 'warmup_steady_ms' in r:
