@@ -179,14 +179,14 @@ class DetectionPipeline:
         The one place tracking happens, right after decoding, for the node and the bag tools
         alike; with ``tracker: none`` it returns ``dets`` untouched. The header stamp is the
         tracker's clock (an unset stamp, 0, falls back to ``arrival_ns``: the time the node
-        received the image, or the bag's record time). Its time is added to
-        ``times.postprocess``.
+        received the image, or the bag's record time; a negative one counts as 0). Its time is
+        added to ``times.postprocess``.
         """
         if not self.tracking.enabled:
             return dets
         t0 = time.perf_counter()
         stamp_ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
-        out = self.tracking.update(camera, dets, stamp_ns or arrival_ns)
+        out = self.tracking.update(camera, dets, max(stamp_ns or arrival_ns, 0))
         if times is not None:
             times.postprocess += (time.perf_counter() - t0) * 1e3
         return out

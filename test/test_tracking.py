@@ -223,3 +223,17 @@ def test_an_object_gone_for_longer_than_the_buffer_gets_a_new_id(pipeline) -> No
     before, after = set(ids[10:20]) - {-1}, set(ids[38:50]) - {-1}
     assert len(before) == 1 and len(after) == 1
     assert after != before
+
+
+def test_unset_and_negative_stamps_still_track(pipeline) -> None:
+    """Stamp 0 takes the arrival time as the clock; a negative stamp is clamped, not a crash."""
+    scene = SceneSequence(np.random.default_rng(1), 640, 480,
+                          [ObjectPath(0, 120, (300, 260))]).frame(0)
+    dets, _ = pipeline.process_image(scene.image, 'bgr')
+    assert len(dets) >= 1
+    pipeline.reset_tracks()
+    for arrival in (10**9, 2 * 10**9):
+        unset = SimpleNamespace(stamp=SimpleNamespace(sec=0, nanosec=0))
+        assert pipeline.track('unset', dets, unset, arrival).track_ids[0] == 1
+    negative = SimpleNamespace(stamp=SimpleNamespace(sec=-5, nanosec=0))
+    assert pipeline.track('negative', dets, negative).track_ids[0] == 1
