@@ -115,68 +115,7 @@ def tutorial_postprocess(output: np.ndarray, r: float, left: int, top: int) -> t
     return xywh[keep], confidences[keep], class_ids[keep]
 
 
-# --- alternatives measured for the design ------------------------------------------------------
-
-def conversion_alternatives(runs: int) -> dict[str, float]:
-    rng = np.random.default_rng(1)
-    canvas = rng.integers(0, 256, (INPUT, INPUT, 3), dtype=np.uint8)
-    region = canvas[140:500]
-    buf = np.empty((3, INPUT, INPUT), np.float32)
-    planes = [np.empty(region.shape[:2], np.uint8) for _ in range(3)]
-    lut = (np.arange(256, dtype=np.float32) / 255.0).reshape(1, 256)
-
-    def blob_copy() -> None:
-        buf[...] = cv2.dnn.blobFromImage(canvas, 1 / 255.0, swapRB=True)[0]
-
-    def numpy_transposed() -> None:
-        np.multiply(canvas.transpose(2, 0, 1)[::-1], np.float32(1 / 255.0), out=buf,
-                    casting='unsafe')
-
-    def split_add_weighted() -> None:
-        cv2.split(region, planes)
-        for c in range(3):
-            cv2.addWeighted(planes[2 - c], 1 / 255.0, planes[2 - c], 0.0, 0.0,
-                            dst=buf[c, 140:500], dtype=cv2.CV_32F)
-
-    def split_lut() -> None:
-        cv2.split(region, planes)
-        for c in range(3):
-            cv2.LUT(planes[2 - c], lut, dst=buf[c, 140:500])
-
-    return {
-        'blobFromImage + copy into buffer (full canvas)': median_ms(blob_copy, runs),
-        'numpy multiply via transposed view (full canvas)': median_ms(numpy_transposed, runs),
-        'split + addWeighted per plane (resized region; chosen fp32)': median_ms(
-            split_add_weighted, runs),
-        'split + LUT per plane (resized region; chosen fp16)': median_ms(split_lut, runs),
-    }
-
-
-def nms_alternatives(runs: int) -> dict[str, float]:
-    rng = np.random.default_rng(2)
-    xy = rng.uniform(0, 600, (300, 2))
-    boxes = np.concatenate([xy, xy + rng.uniform(10, 120, (300, 2))], axis=1)
-    scores = rng.uniform(0.25, 1, 300).astype(np.float32)
-
-    def numpy_greedy() -> list[int]:
-        x1, y1, x2, y2 = boxes.T
-        area = (x2 - x1) * (y2 - y1)
-        order, keep = np.argsort(-scores, kind='stable'), []
-        while order.size:
-            i, rest = order[0], order[1:]
-            keep.append(int(i))
-            iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-            ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-            inter = iw * ih
-            order = rest[inter / (area[i] + area[rest] - inter) <= 0.45]
-        return keep
-
-    return {
-        'edge_infer_ros.decoders.nms (OpenCV), 300 random boxes': median_ms(
-            lambda: nms(boxes, scores, 0.45), runs),
-        'numpy greedy loop, 300 random boxes': median_ms(numpy_greedy, max(runs // 5, 10)),
-    }
-
+# --- tracking cost ---------------------------------------------------------------------------
 
 def make_moving_outputs(rng: np.random.Generator, objects: int = 50,
                         frames: int = 60) -> list[np.ndarray]:
@@ -246,6 +185,69 @@ def tracking_cost(runs: int, rounds: int = 6) -> tuple[float, float, float, int]
     return plain, tracked, alone, len(decoded[0])
 
 
+# --- alternatives measured for the design ------------------------------------------------------
+
+def conversion_alternatives(runs: int) -> dict[str, float]:
+    rng = np.random.default_rng(1)
+    canvas = rng.integers(0, 256, (INPUT, INPUT, 3), dtype=np.uint8)
+    region = canvas[140:500]
+    buf = np.empty((3, INPUT, INPUT), np.float32)
+    planes = [np.empty(region.shape[:2], np.uint8) for _ in range(3)]
+    lut = (np.arange(256, dtype=np.float32) / 255.0).reshape(1, 256)
+
+    def blob_copy() -> None:
+        buf[...] = cv2.dnn.blobFromImage(canvas, 1 / 255.0, swapRB=True)[0]
+
+    def numpy_transposed() -> None:
+        np.multiply(canvas.transpose(2, 0, 1)[::-1], np.float32(1 / 255.0), out=buf,
+                    casting='unsafe')
+
+    def split_add_weighted() -> None:
+        cv2.split(region, planes)
+        for c in range(3):
+            cv2.addWeighted(planes[2 - c], 1 / 255.0, planes[2 - c], 0.0, 0.0,
+                            dst=buf[c, 140:500], dtype=cv2.CV_32F)
+
+    def split_lut() -> None:
+        cv2.split(region, planes)
+        for c in range(3):
+            cv2.LUT(planes[2 - c], lut, dst=buf[c, 140:500])
+
+    return {
+        'blobFromImage + copy into buffer (full canvas)': median_ms(blob_copy, runs),
+        'numpy multiply via transposed view (full canvas)': median_ms(numpy_transposed, runs),
+        'split + addWeighted per plane (resized region; chosen fp32)': median_ms(
+            split_add_weighted, runs),
+        'split + LUT per plane (resized region; chosen fp16)': median_ms(split_lut, runs),
+    }
+
+
+def nms_alternatives(runs: int) -> dict[str, float]:
+    rng = np.random.default_rng(2)
+    xy = rng.uniform(0, 600, (300, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(10, 120, (300, 2))], axis=1)
+    scores = rng.uniform(0.25, 1, 300).astype(np.float32)
+
+    def numpy_greedy() -> list[int]:
+        x1, y1, x2, y2 = boxes.T
+        area = (x2 - x1) * (y2 - y1)
+        order, keep = np.argsort(-scores, kind='stable'), []
+        while order.size:
+            i, rest = order[0], order[1:]
+            keep.append(int(i))
+            iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
+            ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
+            inter = iw * ih
+            order = rest[inter / (area[i] + area[rest] - inter) <= 0.45]
+        return keep
+
+    return {
+        'edge_infer_ros.decoders.nms (OpenCV), 300 random boxes': median_ms(
+            lambda: nms(boxes, scores, 0.45), runs),
+        'numpy greedy loop, 300 random boxes': median_ms(numpy_greedy, max(runs // 5, 10)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--runs', type=int, default=300, help='timed runs per measurement')
@@ -295,12 +297,6 @@ def main() -> None:
           f'{total_tut:8.3f}  {total_tut / total_ours:6.2f}x')
     print(f'\ndetections: ours {ours_n} (class-aware NMS), tutorial {len(tut_scores)} '
           f'(class-agnostic); ours class-agnostic gives the same boxes: {same}')
-    print('\nfloat conversion alternatives (640x640, 1920x1080 letterboxed):')
-    for name, ms in conversion_alternatives(args.runs).items():
-        print(f'  {name:<62} {ms:7.3f}')
-    print('NMS alternatives:')
-    for name, ms in nms_alternatives(args.runs).items():
-        print(f'  {name:<62} {ms:7.3f}')
     plain, tracked, alone, count = tracking_cost(args.runs)
     print(f'\ntracking, {count} detections per frame (YOLOv8 output decode + NMS, then '
           'tracker: bytetrack; alternating rounds, medians):')
@@ -308,6 +304,12 @@ def main() -> None:
     print(f'  {"decode + NMS + tracking (tracker: bytetrack)":<62} {tracked:7.3f}')
     print(f'  {"tracking adds (difference)":<62} {tracked - plain:7.3f}')
     print(f'  {"tracking alone (Tracking.update, IDs included)":<62} {alone:7.3f}')
+    print('\nfloat conversion alternatives (640x640, 1920x1080 letterboxed):')
+    for name, ms in conversion_alternatives(args.runs).items():
+        print(f'  {name:<62} {ms:7.3f}')
+    print('NMS alternatives:')
+    for name, ms in nms_alternatives(args.runs).items():
+        print(f'  {name:<62} {ms:7.3f}')
 
 
 if __name__ == '__main__':

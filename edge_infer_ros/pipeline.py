@@ -106,6 +106,30 @@ class DetectionPipeline:
         with self._lock:
             self._decoder_config = cfg
 
+    # -------------------------------------------------------------------------- tracking
+    def track(self, camera: str, dets: Detections, header: Any, arrival_ns: int = 0,
+              times: StageTimes | None = None) -> Detections:
+        """Give ``dets`` of ``camera``'s image with ``header`` their track IDs.
+
+        The one place tracking happens, right after decoding, for the node and the bag tools
+        alike; with ``tracker: none`` it returns ``dets`` untouched. The header stamp is the
+        tracker's clock (an unset stamp, 0, falls back to ``arrival_ns``: the time the node
+        received the image, or the bag's record time; a negative one counts as 0). Its time is
+        added to ``times.postprocess``.
+        """
+        if not self.tracking.enabled:
+            return dets
+        t0 = time.perf_counter()
+        stamp_ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+        out = self.tracking.update(camera, dets, max(stamp_ns or arrival_ns, 0))
+        if times is not None:
+            times.postprocess += (time.perf_counter() - t0) * 1e3
+        return out
+
+    def reset_tracks(self) -> None:
+        """Forget every camera's tracks (deactivate); IDs already given are not reused."""
+        self.tracking.reset()
+
     # ---------------------------------------------------------------------------- frames
     def decode_message(self, msg: Any, compressed: bool) -> NDArray[Any]:
         """Image message fields to an HxWx3 uint8 array, as cheaply as the layout allows.
@@ -171,29 +195,6 @@ class DetectionPipeline:
         times.inference = (t2 - t1) * 1e3
         times.postprocess = (t3 - t2) * 1e3
         return dets
-
-    def track(self, camera: str, dets: Detections, header: Any, arrival_ns: int = 0,
-              times: StageTimes | None = None) -> Detections:
-        """Give ``dets`` of ``camera``'s image with ``header`` their track IDs.
-
-        The one place tracking happens, right after decoding, for the node and the bag tools
-        alike; with ``tracker: none`` it returns ``dets`` untouched. The header stamp is the
-        tracker's clock (an unset stamp, 0, falls back to ``arrival_ns``: the time the node
-        received the image, or the bag's record time; a negative one counts as 0). Its time is
-        added to ``times.postprocess``.
-        """
-        if not self.tracking.enabled:
-            return dets
-        t0 = time.perf_counter()
-        stamp_ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
-        out = self.tracking.update(camera, dets, max(stamp_ns or arrival_ns, 0))
-        if times is not None:
-            times.postprocess += (time.perf_counter() - t0) * 1e3
-        return out
-
-    def reset_tracks(self) -> None:
-        """Forget every camera's tracks (deactivate); IDs already given are not reused."""
-        self.tracking.reset()
 
     def to_bgr(self, image: NDArray[Any], order: str) -> NDArray[Any]:
         """A BGR copy of a decoded image, for drawing the debug view."""
