@@ -5,7 +5,8 @@ test: it prints medians of many runs for each stage, the conventional tutorial p
 same work and the speed-up, plus the alternatives measured when choosing the fused float
 conversion and the NMS implementation, and the host side of ``preprocess_in_model``: time per
 1080p frame and bytes handed to the engine with the float NCHW input (host normalises) and the
-uint8 NHWC input (the engine normalises), measured in alternating rounds on the same frames.
+uint8 NHWC input (the engine normalises), measured in alternating rounds on the same frames,
+and what tracking (``tracker: bytetrack``) adds to the decode step of a 50-object scene.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import time
 import cv2
 import numpy as np
 
-from edge_infer_ros.config import DecoderConfig, PreprocessConfig
+from edge_infer_ros.config import DecoderConfig, PreprocessConfig, TrackerConfig
 from edge_infer_ros.decoders import select_decoder
+from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.decoders.nms import nms
 from edge_infer_ros.engine.preprocess_graph import (
     HOST_CHANNEL_ORDER,
@@ -29,6 +31,7 @@ from edge_infer_ros.engine.preprocess_graph import (
 )
 from edge_infer_ros.imaging.decode import decode_compressed, decode_image, preferred_channel_order
 from edge_infer_ros.imaging.preprocess import LetterboxTransform, Preprocessor
+from edge_infer_ros.tracking import Tracking
 
 FRAME_H, FRAME_W = 1080, 1920
 INPUT = 640
@@ -117,6 +120,76 @@ def tutorial_postprocess(output: np.ndarray, r: float, left: int, top: int) -> t
     keep = cv2.dnn.NMSBoxes(xywh.tolist(), confidences.tolist(), 0.25, 0.45)
     keep = np.asarray(keep, dtype=np.int64).reshape(-1)[:100]
     return xywh[keep], confidences[keep], class_ids[keep]
+
+
+# --- tracking cost ---------------------------------------------------------------------------
+
+def make_moving_outputs(rng: np.random.Generator, objects: int = 50,
+                        frames: int = 60) -> list[np.ndarray]:
+    """YOLOv8 outputs of ``objects`` boxes that sway a few pixels per frame, ``frames`` long.
+
+    The objects sit on a grid inside the letterboxed 1920x1080 frame (input rows 140..500) and
+    the motion is periodic, so cycling through the outputs is a smooth, endless video.
+    """
+    rows = max(-(-objects // 10), 2)
+    grid = np.stack(np.meshgrid(np.arange(10), np.arange(rows)), -1).reshape(-1, 2)[:objects]
+    centres = np.array([40.0, 170.0]) + grid * [(INPUT - 80) / 9, 300 / (rows - 1)]
+    sizes = rng.uniform(24, 44, (objects, 2))
+    classes = rng.integers(0, NUM_CLASSES, objects)
+    phase = rng.uniform(0, 2 * np.pi, (objects, 2))
+    cols = rng.choice(ANCHORS, objects * 12, replace=False).reshape(objects, 12)
+    outputs = []
+    for t in range(frames):
+        out = np.zeros((1, 4 + NUM_CLASSES, ANCHORS), np.float32)
+        out[0, :2] = rng.uniform(0, INPUT, (2, ANCHORS))
+        out[0, 2:4] = 8.0
+        at = centres + 12 * np.sin(2 * np.pi * t / frames + phase)
+        for obj in range(objects):  # Each object fires on ~12 neighbouring anchors.
+            c = cols[obj]
+            out[0, :2, c] = at[obj] + rng.normal(0, 1.0, (12, 2))  # Indexed (12, 2).
+            out[0, 2:4, c] = sizes[obj] * rng.uniform(0.95, 1.05, (12, 2))
+            out[0, 4 + classes[obj], c] = rng.uniform(0.5, 0.95, 12)
+        outputs.append(out)
+    return outputs
+
+
+def tracking_cost(runs: int, rounds: int = 6) -> tuple[float, float, float, int]:
+    """Median ms of decode + NMS without and with tracking, tracking alone, detections per frame.
+
+    50 objects sway through a 1920x1080 frame at 30 Hz; each variant has its own tracker and
+    clock, so each sees a continuous video. The variants alternate in ``rounds`` so that load
+    from other processes hits all of them alike.
+    """
+    rng = np.random.default_rng(3)
+    outputs = make_moving_outputs(rng)
+    transform = Preprocessor(PreprocessConfig(), INPUT, INPUT, np.float32).transform_for(
+        FRAME_W, FRAME_H)
+    decoder, _ = select_decoder('auto', [('images', [1, 3, INPUT, INPUT])],
+                                [('output0', list(outputs[0].shape))])
+    dcfg = DecoderConfig()
+    decoded = [decoder.decode([out], transform, dcfg) for out in outputs]
+    config = TrackerConfig(tracker='bytetrack')
+    tracking, tracking_alone = Tracking(config), Tracking(config)
+    clocks = [iter(range(10**9)) for _ in range(3)]
+
+    def decode_only() -> Detections:
+        return decoder.decode([outputs[next(clocks[0]) % len(outputs)]], transform, dcfg)
+
+    def decode_and_track() -> Detections:
+        t = next(clocks[1])
+        dets = decoder.decode([outputs[t % len(outputs)]], transform, dcfg)
+        return tracking.update('camera', dets, t * 33_333_333)
+
+    def track_only() -> Detections:
+        t = next(clocks[2])
+        return tracking_alone.update('camera', decoded[t % len(decoded)], t * 33_333_333)
+
+    samples: list[list[float]] = [[], [], []]
+    for _ in range(rounds):
+        for i, fn in enumerate((decode_only, decode_and_track, track_only)):
+            samples[i].append(median_ms(fn, max(runs // rounds, 10)))
+    plain, tracked, alone = (float(np.median(s)) for s in samples)
+    return plain, tracked, alone, len(decoded[0])
 
 
 # --- alternatives measured for the design ------------------------------------------------------
@@ -348,6 +421,13 @@ def main() -> None:
           f'{total_tut:8.3f}  {total_tut / total_ours:6.2f}x')
     print(f'\ndetections: ours {ours_n} (class-aware NMS), tutorial {len(tut_scores)} '
           f'(class-agnostic); ours class-agnostic gives the same boxes: {same}')
+    plain, tracked, alone, count = tracking_cost(args.runs)
+    print(f'\ntracking, {count} detections per frame (YOLOv8 output decode + NMS, then '
+          'tracker: bytetrack; alternating rounds, medians):')
+    print(f'  {"decode + NMS (tracker: none)":<62} {plain:7.3f}')
+    print(f'  {"decode + NMS + tracking (tracker: bytetrack)":<62} {tracked:7.3f}')
+    print(f'  {"tracking adds (difference)":<62} {tracked - plain:7.3f}')
+    print(f'  {"tracking alone (Tracking.update, IDs included)":<62} {alone:7.3f}')
     print('\nfloat conversion alternatives (640x640, 1920x1080 letterboxed):')
     for name, ms in conversion_alternatives(args.runs).items():
         print(f'  {name:<62} {ms:7.3f}')

@@ -19,10 +19,12 @@ __all__ = [
     'PipelineConfig',
     'PreprocessConfig',
     'PREPROCESS_IN_MODEL',
+    'TrackerConfig',
     'PRECISIONS',
     'PROVIDERS',
     'FALLBACK_POLICIES',
     'OUTPUT_FORMATS',
+    'TRACKERS',
 ]
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
@@ -39,6 +41,7 @@ OUTPUT_FORMATS = (
     'efficient_nms',
     'torchvision',
 )
+TRACKERS = ('none', 'bytetrack')
 
 
 @dataclass(frozen=True)
@@ -122,12 +125,27 @@ class DecoderConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    """Which multi-object tracker gives detections their IDs, and its tuning.
+
+    ``track_buffer`` is in seconds of image time (header stamps), so it means the same at any
+    frame rate and over dropped frames.
+    """
+
+    tracker: str = 'none'
+    track_buffer: float = 1.0
+    track_match_threshold: float = 0.25
+    track_high_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything the ROS-free detection pipeline needs: one object for node, tools and benches."""
 
     engine: EngineConfig
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    tracking: TrackerConfig = field(default_factory=TrackerConfig)
     labels_path: str = ''
     max_image_pixels: int = 8192 * 8192
 

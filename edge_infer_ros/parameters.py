@@ -23,11 +23,13 @@ from edge_infer_ros.config import (
     PRECISIONS,
     PREPROCESS_IN_MODEL,
     PROVIDERS,
+    TRACKERS,
     DecoderConfig,
     EngineConfig,
     NodeConfig,
     PipelineConfig,
     PreprocessConfig,
+    TrackerConfig,
 )
 from edge_infer_ros.errors import ConfigError
 
@@ -185,6 +187,20 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        'on the host on CPU.', choices=PREPROCESS_IN_MODEL),
     _p('max_image_pixels', 'int', 8192 * 8192,
        'Images with more pixels are rejected as malformed.', min=1, max=1 << 31),
+    # Tracking (configure-time).
+    _p('tracker', 'string', 'none',
+       'Multi-object tracker that gives each detection a stable per-camera ID in '
+       'Detection2D.id: none (ids stay empty), or bytetrack (edgefirst-tracker package).',
+       choices=TRACKERS),
+    _p('track_buffer', 'double', 1.0,
+       'Seconds (image time) a lost track is kept: an object back within it gets its ID back.',
+       min=0.0, max=3600.0),
+    _p('track_match_threshold', 'double', 0.25,
+       "Least IoU between a track's predicted box and a detection for them to match.",
+       min=0.01, max=1.0),
+    _p('track_high_threshold', 'double', 0.5,
+       'Detections scoring at least this start new tracks and are matched first; lower ones '
+       'only continue tracks.', min=0.0, max=1.0),
     # ROS interface (configure-time).
     _p('image_topics', 'string_array', ['image_raw'],
        'Camera topics (relative names); a topic ending in /compressed is a CompressedImage.'),
@@ -344,6 +360,7 @@ def pipeline_config_from_params(values: Mapping[str, Any]) -> PipelineConfig:
         engine=engine,
         preprocess=preprocess,
         decoder=_from_params(DecoderConfig, p),
+        tracking=_from_params(TrackerConfig, p),
         labels_path=_expand(p['labels_path']),
     )
 

@@ -1,5 +1,7 @@
 """The one detection path: image message fields -> decode -> preprocess -> engine -> detections.
 
+Then, per camera, tracking gives the detections their IDs (:meth:`DetectionPipeline.track`).
+
 The node, the bag tools and the benchmarks all run this class, so a detection computed offline is
 the detection the robot would have published. ROS-free: messages are read by field name, which
 fits rclpy messages and rosbags-deserialised ones alike.
@@ -33,6 +35,7 @@ from edge_infer_ros.imaging.decode import (
 )
 from edge_infer_ros.imaging.preprocess import Preprocessor
 from edge_infer_ros.stats import StageTimes
+from edge_infer_ros.tracking import Tracking
 
 __all__ = ['DecodedImage', 'DetectionPipeline']
 
@@ -165,6 +168,7 @@ class DetectionPipeline:
                 self.engine.metadata,
             )
             self.class_names = resolve_class_names(config.labels_path, self.engine.metadata)
+            self.tracking = Tracking(config.tracking, warn or self._log)
         except Exception:
             self.engine.close()
             raise
@@ -173,7 +177,8 @@ class DetectionPipeline:
         self._decoder_config = config.decoder
         self._lock = threading.Lock()
         self._log(f'decoder {self.decoder.name} ({self.decoder_reason}); '
-                  f'{len(self.labels)} classes from {self.class_names.source}')
+                  f'{len(self.labels)} classes from {self.class_names.source}; '
+                  f'tracker {self.tracking.describe()}')
 
     # -------------------------------------------------------------------------- settings
     @property
@@ -185,6 +190,30 @@ class DetectionPipeline:
         """Swap thresholds atomically; the frame in flight keeps the old ones."""
         with self._lock:
             self._decoder_config = cfg
+
+    # -------------------------------------------------------------------------- tracking
+    def track(self, camera: str, dets: Detections, header: Any, arrival_ns: int = 0,
+              times: StageTimes | None = None) -> Detections:
+        """Give ``dets`` of ``camera``'s image with ``header`` their track IDs.
+
+        The one place tracking happens, right after decoding, for the node and the bag tools
+        alike; with ``tracker: none`` it returns ``dets`` untouched. The header stamp is the
+        tracker's clock (an unset stamp, 0, falls back to ``arrival_ns``: the time the node
+        received the image, or the bag's record time; a negative one counts as 0). Its time is
+        added to ``times.postprocess``.
+        """
+        if not self.tracking.enabled:
+            return dets
+        t0 = time.perf_counter()
+        stamp_ns = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+        out = self.tracking.update(camera, dets, max(stamp_ns or arrival_ns, 0))
+        if times is not None:
+            times.postprocess += (time.perf_counter() - t0) * 1e3
+        return out
+
+    def reset_tracks(self) -> None:
+        """Forget every camera's tracks (deactivate); IDs already given are not reused."""
+        self.tracking.reset()
 
     # ---------------------------------------------------------------------------- frames
     def decode_message(self, msg: Any, compressed: bool) -> DecodedImage:
@@ -285,6 +314,7 @@ class DetectionPipeline:
             'engine_input_bytes': str(self.preprocessor.buffer.nbytes),
             'output_format': self.decoder.name,
             'classes': str(len(self.labels)),
+            'tracker': self.tracking.describe(),
         }
         if warm is not None:
             out['warmup_first_run_ms'] = f'{warm.first_run_s * 1e3:.1f}'
@@ -300,7 +330,7 @@ class DetectionPipeline:
         text = (f'provider {r["active_provider"]} (requested {r["requested_providers"]}), '
                 f'precision {r["precision_effective"]}, input {r["input"]}, '
                 f'format {r["output_format"]}, {r["classes"]} classes, '
-                f'engine cache {cache}')
+                f'engine cache {cache}, tracker {r["tracker"]}')
         text += f', preprocessing {r["preprocess_in_model"]}'
         if 'warmup_first_run_ms' in r:
             text += f', warm-up first run {r["warmup_first_run_ms"]} ms'

@@ -199,3 +199,64 @@ def test_existing_output_needs_overwrite(params: Path, tmp_path: Path,
     rc, metrics = _run(params, report, str(bag), '--overwrite')
     assert rc == 0 and metrics['bags'][0]['counts']['processed'] == 2
     assert np.isfinite(metrics['latency']['throughput_fps'])
+
+
+def _crossing(count: int, start_ns: int = 1_700_000_000_000_000_000) -> list[FrameSpec]:
+    """Two boxes passing each other in a 64x64 image, 100 ms apart; ground-truth IDs 7 and 9."""
+    frames = []
+    for i in range(count):
+        boxes = [[4 + 2 * i, 8, 20 + 2 * i, 24], [44 - 2 * i, 30, 60 - 2 * i, 46]]
+        truth = Detections(boxes, [0.9, 0.8], [0, 1], track_ids=[7, 9])
+        frames.append(FrameSpec(start_ns + i * 100_000_000, truth))
+    return frames
+
+
+def _track_ids(bag: Path) -> list[list[str]]:
+    with BagReader(bag) as reader:
+        return [[d.id for d in reader.deserialize(t, raw).detections]
+                for t, _, raw in reader.messages(['/front/detections'])]
+
+
+def test_tracking_ids_in_the_output_bag_and_identity_figures(
+    params: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    bag = write_bag(tmp_path / 'bag', _crossing(15))
+    report = tmp_path / 'report'
+    rc, metrics = _run(params, report, str(bag), '--gt-topic', '/ground_truth',
+                       '-p', 'tracker:=bytetrack')
+    assert rc == 0
+    assert _track_ids(report / 'bags' / 'bag') == [['1', '2']] * 15
+    identity = metrics['identity']
+    assert identity['idf1'] == pytest.approx(1.0)
+    assert identity['mota'] == pytest.approx(1.0)
+    assert (identity['id_switches'], identity['objects'], identity['frames']) == (0, 2, 15)
+    assert identity['sequences'] == [f'{bag}:/front/detections']
+    assert 'IDF1 **1.000**, ID switches **0**' in (report / 'summary.md').read_text()
+    assert 'evaluate_bag: tracking IDF1 1.000, ID switches 0, MOTA 1.000' in (
+        capsys.readouterr().out)
+
+
+def test_without_a_tracker_ids_stay_empty_and_no_identity_is_reported(
+    params: Path, tmp_path: Path,
+) -> None:
+    bag = write_bag(tmp_path / 'bag', _crossing(3))
+    report = tmp_path / 'report'
+    rc, metrics = _run(params, report, str(bag), '--gt-topic', '/ground_truth')
+    assert rc == 0
+    assert _track_ids(report / 'bags' / 'bag') == [['', '']] * 3
+    assert metrics['identity'] is None
+
+
+def test_each_bag_is_tracked_from_scratch_and_ids_stay_unique(params: Path,
+                                                              tmp_path: Path) -> None:
+    """Two recordings of the same stamps (a replayed bag): tracks restart, IDs do not repeat."""
+    first = write_bag(tmp_path / 'a', _crossing(5))
+    second = write_bag(tmp_path / 'b', _crossing(5))
+    report = tmp_path / 'report'
+    rc, metrics = _run(params, report, str(first), str(second), '--gt-topic', '/ground_truth',
+                       '-p', 'tracker:=bytetrack')
+    assert rc == 0
+    assert _track_ids(report / 'bags' / 'a') == [['1', '2']] * 5
+    assert _track_ids(report / 'bags' / 'b') == [['3', '4']] * 5
+    assert metrics['identity']['id_switches'] == 0
+    assert len(metrics['identity']['sequences']) == 2

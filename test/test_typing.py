@@ -26,9 +26,11 @@ CORE = [
     'edge_infer_ros/decoders',
     'edge_infer_ros/engine',
     'edge_infer_ros/imaging',
+    'edge_infer_ros/tracking',
     'edge_infer_ros/eval',
     'edge_infer_ros/tools',
     'edge_infer_ros/demo/scene.py',
+    'edge_infer_ros/demo/motion.py',
     'edge_infer_ros/ros/dds.py',
 ]
 

@@ -1,7 +1,7 @@
 """The result of one image through the detector, in original image pixels.
 
-A plain frozen dataclass of three aligned numpy arrays, so decoders, NMS, the ROS conversions and
-the evaluation tools all share one representation without copying per detection.
+A plain frozen dataclass of aligned numpy arrays, so decoders, NMS, the tracker, the ROS
+conversions and the evaluation tools all share one representation without copying per detection.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ['Detections']
+__all__ = ['Detections', 'track_id_strings']
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,11 +23,14 @@ class Detections:
         boxes: (N, 4) float32, ``x1 y1 x2 y2`` in original image pixels.
         scores: (N,) float32 confidence in [0, 1] for most models.
         class_ids: (N,) int32 model class index.
+        track_ids: (N,) int64 identity given by a tracker, -1 for a detection it does not
+            track (yet); None when no tracker ran, so the messages carry no IDs at all.
     """
 
     boxes: NDArray[Any]
     scores: NDArray[Any]
     class_ids: NDArray[Any]
+    track_ids: NDArray[Any] | None = None
 
     def __post_init__(self) -> None:
         """Coerce dtypes and reject misaligned arrays, so consumers can trust the shapes."""
@@ -43,6 +46,13 @@ class Detections:
         object.__setattr__(self, 'boxes', boxes)
         object.__setattr__(self, 'scores', scores)
         object.__setattr__(self, 'class_ids', class_ids)
+        if self.track_ids is not None:
+            track_ids = np.asarray(self.track_ids, dtype=np.int64).reshape(-1)
+            if len(track_ids) != len(scores):
+                msg = (f'Detections arrays differ in length: track_ids {len(track_ids)!r}, '
+                       f'scores {len(scores)!r}.')
+                raise ValueError(msg)
+            object.__setattr__(self, 'track_ids', track_ids)
 
     @classmethod
     def empty(cls) -> Detections:
@@ -57,4 +67,16 @@ class Detections:
 
     def select(self, index: NDArray[Any] | slice) -> Detections:
         """Return the detections picked by an index array, boolean mask or slice."""
-        return Detections(self.boxes[index], self.scores[index], self.class_ids[index])
+        track_ids = None if self.track_ids is None else self.track_ids[index]
+        return Detections(self.boxes[index], self.scores[index], self.class_ids[index], track_ids)
+
+    def with_track_ids(self, track_ids: NDArray[Any]) -> Detections:
+        """The same detections (arrays shared, not copied) carrying ``track_ids``."""
+        return Detections(self.boxes, self.scores, self.class_ids, track_ids)
+
+
+def track_id_strings(dets: Detections) -> list[str]:
+    """``Detection2D.id`` of each detection: the track ID in decimal, '' where there is none."""
+    if dets.track_ids is None:
+        return [''] * len(dets)
+    return ['' if t < 0 else str(t) for t in dets.track_ids.tolist()]

@@ -47,6 +47,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('--width', type=int, default=640, help='camera image width')
     parser.add_argument('--height', type=int, default=480, help='camera image height')
     parser.add_argument('--seed', type=int, default=7, help='scene generator seed')
+    parser.add_argument('--scene-frames', type=int, default=50,
+                        help='frames each scene lasts, its objects moving (1: a new scene '
+                             'every frame)')
+    parser.add_argument('--tracker', default='bytetrack', choices=['none', 'bytetrack'],
+                        help='tracker of the detector (default bytetrack)')
     parser.add_argument('--params-file', default=str(_share_file('detector.yaml')),
                         help='detector parameters YAML (default: config/detector.yaml)')
     parser.add_argument('--model-path', default='', help='ONNX model (default: the demo model)')
@@ -124,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear script
 
     detector_args = ['--ros-args', '--params-file', args.params_file, '-r', '__node:=detector']
     for name, value in (('model_path', args.model_path), ('precision', args.precision),
-                        ('engine_cache_path', args.engine_cache_path)):
+                        ('engine_cache_path', args.engine_cache_path),
+                        ('tracker', args.tracker)):
         if value:
             detector_args += ['-p', f'{name}:={value}']
     camera_args = ['--ros-args', '-p', f'rate:={args.rate}', '-p', f'width:={args.width}',
-                   '-p', f'height:={args.height}', '-p', f'seed:={args.seed}']
+                   '-p', f'height:={args.height}', '-p', f'seed:={args.seed}',
+                   '-p', f'scene_frames:={max(args.scene_frames, 1)}']
     print(f'[demo] starting synthetic_camera ({args.width}x{args.height} @ {args.rate:g} Hz) and '
           f'detector_node; logs in {out_dir}/')
     camera = _start([sys.executable, '-m', 'edge_infer_ros.demo.synthetic_camera', *camera_args],
@@ -244,6 +251,7 @@ def _values(diag: Any, suffix: str) -> dict[str, str]:
 
 def _report(args: argparse.Namespace, rec: _Recording, configure_s: float, activate_ms: float,
             out_dir: Path) -> int:
+    from edge_infer_ros.eval.identity import TrackedFrame, identity_metrics
     from edge_infer_ros.eval.messages import ClassIndex, named_boxes_from_msg
 
     engine = _values(rec.diagnostics, ': engine')
@@ -251,15 +259,20 @@ def _report(args: argparse.Namespace, rec: _Recording, configure_s: float, activ
     index = ClassIndex()  # one name -> id map for truth and detections alike
     tp = fp = fn = 0
     frames = 0
-    for stamp, truth_msg in rec.truth.items():
+    tracked = []
+    for stamp, truth_msg in sorted(rec.truth.items()):
         det_msg = rec.detections.get(stamp)
         if det_msg is None:
             continue
         frames += 1
-        truth = index.detections(named_boxes_from_msg(truth_msg))
+        named_truth = named_boxes_from_msg(truth_msg)
+        truth = index.detections(named_truth)
         dets = index.detections(named_boxes_from_msg(det_msg))
         t, f, n = match_detections(dets, truth, iou_threshold=0.5)
         tp, fp, fn = tp + t, fp + f, fn + n
+        if args.tracker != 'none':  # frames without any tracked detection count too
+            tracked.append(TrackedFrame(dets, named_truth))
+    identity = identity_metrics([('image_raw', tracked)], index) if tracked else None
     precision = tp / max(tp + fp, 1)
     recall = tp / max(tp + fn, 1)
     f1 = 2 * precision * recall / max(precision + recall, 1e-9)
@@ -289,6 +302,7 @@ def _report(args: argparse.Namespace, rec: _Recording, configure_s: float, activ
             np.percentile(age, 50), np.percentile(age, 90)),
         f'accuracy        {frames} frames with truth: {tp} matched, {fp} false, {fn} missed '
         f'(IoU>=0.5, same class): precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f}',
+        f'tracking        {identity.line() if identity else "none (tracker: none, or no IDs)"}',
         f'rosbag          {bag} (image_raw, detections, ground_truth; MCAP)',
     ]
     if engine.get('provider_fallback') == 'True':

@@ -426,13 +426,24 @@ def _shadow(img: NDArray[Any], quad: NDArray[Any], strength: float) -> None:
     _blend(roi, np.zeros_like(roi), dark)
 
 
-def _finish(rng: np.random.Generator, img: NDArray[Any]) -> NDArray[Any]:
-    """Apply lighting, colour cast, blur and sensor noise to a uint8 BGR image."""
-    h, w = img.shape[:2]
+def _lighting(rng: np.random.Generator, h: int, w: int) -> NDArray[Any]:
+    """An uneven, tinted illumination field (h, w, 3) uint8 where 128 means unchanged."""
     field = 0.55 + 0.7 * rng.random((3, 4), dtype=np.float32) * rng.uniform(0.2, 1.0)
     gain = rng.uniform(0.55, 1.25) * rng.uniform(0.9, 1.1, 3)
-    light = cv2.resize(cv2.convertScaleAbs(_tint(field, gain * 128)), (w, h),
-                       interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(cv2.convertScaleAbs(_tint(field, gain * 128)), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
+
+
+def _finish(rng: np.random.Generator, img: NDArray[Any],
+            light: NDArray[Any] | None = None) -> NDArray[Any]:
+    """Apply lighting, colour cast, blur and sensor noise to a uint8 BGR image.
+
+    ``light`` (from :func:`_lighting`) keeps one illumination across the frames of a sequence;
+    by default each image gets its own.
+    """
+    h, w = img.shape[:2]
+    if light is None:
+        light = _lighting(rng, h, w)
     r = rng.random()  # OpenCV filters below work in place: fewer large temporaries
     if r < 0.3:
         cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.6), dst=img)
@@ -448,6 +459,29 @@ def _finish(rng: np.random.Generator, img: NDArray[Any]) -> NDArray[Any]:
         amp = sigma / 73.6  # std of uniform bytes is 73.6
         cv2.addWeighted(img, 1.0, cv2.merge([noise, noise, noise]), amp, -127.5 * amp, dst=img)
     return img
+
+
+def _visible_boxes(owner: NDArray[Any],
+                   placed: list[_Placed]) -> tuple[list[tuple[int, int, int, int]], list[int]]:
+    """Visible-extent boxes of the placed objects that are labelled, and their indices.
+
+    ``owner`` holds, per pixel, the index into ``placed`` of the object seen there; an object
+    hidden by more than :data:`MAX_OCCLUSION` of its area, or thinner than a few pixels, is left
+    out.
+    """
+    boxes, kept = [], []
+    for i, p in enumerate(placed):
+        vis = owner[p.y0:p.y1, p.x0:p.x1] == i
+        count = int(np.count_nonzero(vis))
+        if count == 0 or count < (1 - MAX_OCCLUSION) * p.area:
+            continue
+        cols, rows = np.flatnonzero(vis.any(0)), np.flatnonzero(vis.any(1))
+        box = (p.x0 + cols[0], p.y0 + rows[0], p.x0 + cols[-1] + 1, p.y0 + rows[-1] + 1)
+        if min(box[2] - box[0], box[3] - box[1]) < _MIN_BOX_SIDE:
+            continue
+        boxes.append(box)
+        kept.append(i)
+    return boxes, kept
 
 
 def generate_scene(rng: np.random.Generator, width: int = 640, height: int = 480, *,
@@ -498,18 +532,7 @@ def generate_scene(rng: np.random.Generator, width: int = 640, height: int = 480
             placed.append(_Placed(cls, *res))
     for _ in range(int(rng.choice(3, p=[0.6, 0.3, 0.1]))):
         _clutter(rng, img, owner, scale)
-    boxes, ids = [], []
-    for i, p in enumerate(placed):
-        vis = owner[p.y0:p.y1, p.x0:p.x1] == i
-        count = int(np.count_nonzero(vis))
-        if count == 0 or count < (1 - MAX_OCCLUSION) * p.area:
-            continue
-        cols, rows = np.flatnonzero(vis.any(0)), np.flatnonzero(vis.any(1))
-        box = (p.x0 + cols[0], p.y0 + rows[0], p.x0 + cols[-1] + 1, p.y0 + rows[-1] + 1)
-        if min(box[2] - box[0], box[3] - box[1]) < _MIN_BOX_SIDE:
-            continue
-        boxes.append(box)
-        ids.append(p.cls)
+    boxes, kept = _visible_boxes(owner, placed)
     return Scene(_finish(rng, img),
                  np.asarray(boxes, np.float32).reshape(-1, 4),
-                 np.asarray(ids, np.int32))
+                 np.asarray([placed[i].cls for i in kept], np.int32))

@@ -2,7 +2,9 @@
 
 Lets the detector be run, checked and recorded without a camera: every image on ``image_raw``
 (and ``image_raw/compressed`` if enabled) has a ``ground_truth`` Detection2DArray with the same
-header, so accuracy can be measured live or from a bag.
+header, so accuracy can be measured live or from a bag. With ``scene_frames`` above 1 each scene
+lasts that many frames with its objects moving, and every ground-truth box names its object in
+``Detection2D.id``, so tracking can be scored too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
 from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.demo.motion import SceneSequence, random_paths
 from edge_infer_ros.demo.scene import CLASS_NAMES, generate_scene
 from edge_infer_ros.ros.conversions import detections_to_msg, image_to_msg
 from edge_infer_ros.ros.qos import image_qos
@@ -62,6 +65,12 @@ class SyntheticCamera(Node):
                         _describe('Image QoS reliability.', choices='reliable, best_effort')).value
         self._max_frames = p('max_frames', 0, _describe('Stop after this many frames (0: never).',
                                                         lo=0, hi=2**31 - 1, integer=True)).value
+        self._scene_frames = p('scene_frames', 1, _describe(
+            'Frames each scene lasts: 1 draws a new scene every frame; more keeps the scene and '
+            'moves its objects, with object IDs in the ground truth (Detection2D.id).',
+            lo=1, hi=2**31 - 1, integer=True)).value
+        self._sequence: SceneSequence | None = None
+        self._next_object_id = 1
         policy = (ReliabilityPolicy.BEST_EFFORT if reliability == 'best_effort'
                   else ReliabilityPolicy.RELIABLE)
         qos = image_qos(policy, 5)
@@ -81,7 +90,7 @@ class SyntheticCamera(Node):
         if self._max_frames and self.frames >= self._max_frames:
             self._timer.cancel()
             return
-        scene = generate_scene(self._rng, self._width, self._height)
+        scene, object_ids = self._next_scene()
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._frame_id)
         image = scene.image if self._encoding == 'bgr8' else cv2.cvtColor(scene.image,
                                                                           cv2.COLOR_BGR2RGB)
@@ -92,9 +101,23 @@ class SyntheticCamera(Node):
             if ok:
                 self._jpeg_pub.publish(CompressedImage(
                     header=header, format='bgr8; jpeg compressed bgr8', data=jpeg.tobytes()))
-        truth = Detections(scene.boxes, np.ones(len(scene.class_ids), np.float32), scene.class_ids)
+        truth = Detections(scene.boxes, np.ones(len(scene.class_ids), np.float32), scene.class_ids,
+                           object_ids)
         self._truth_pub.publish(detections_to_msg(truth, header, CLASS_NAMES))
         self.frames += 1
+
+    def _next_scene(self) -> tuple[Any, Any]:
+        """The next image and labels, and the object IDs (None for independent scenes)."""
+        if self._scene_frames <= 1:
+            return generate_scene(self._rng, self._width, self._height), None
+        t = self.frames % self._scene_frames
+        if t == 0 or self._sequence is None:
+            paths = random_paths(self._rng, self._width, self._height, self._scene_frames)
+            self._sequence = SceneSequence(self._rng, self._width, self._height, paths,
+                                           first_id=self._next_object_id)
+            self._next_object_id += len(paths)
+        frame = self._sequence.frame(t)
+        return frame, frame.object_ids
 
 
 def main(args: list[str] | None = None) -> None:

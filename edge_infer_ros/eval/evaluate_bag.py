@@ -27,6 +27,7 @@ from edge_infer_ros.errors import BagError, ConfigError, EdgeInferError
 from edge_infer_ros.eval.bag_io import IMAGE_TYPES, STORAGES, BagReader
 from edge_infer_ros.eval.compare import Comparison, compare_sources
 from edge_infer_ros.eval.ground_truth import GroundTruth, load_coco_json
+from edge_infer_ros.eval.identity import IdentityResult, TrackedFrame, identity_metrics
 from edge_infer_ros.eval.messages import ClassIndex
 from edge_infer_ros.eval.metrics import (
     CocoResult,
@@ -140,6 +141,21 @@ def _accuracy(
     return coco, out
 
 
+def _identity(
+    results: Sequence[BagResult], truth: GroundTruth, index: ClassIndex,
+) -> IdentityResult | None:
+    """Identity figures per image topic of each bag, where a tracker ran and truth has IDs."""
+    sequences = []
+    for result in results:
+        per_camera: dict[str, list[TrackedFrame]] = {}
+        for frame in result.frames:
+            gt = truth.lookup(frame.key)
+            if frame.detections.track_ids is not None and gt is not None:
+                per_camera.setdefault(frame.camera, []).append(TrackedFrame(frame.detections, gt))
+        sequences += [(f'{result.bag}:{camera}', frames) for camera, frames in per_camera.items()]
+    return identity_metrics(sequences, index)
+
+
 def _pair_topics(a: dict[str, Any], b: dict[str, Any], where: str) -> list[tuple[str, str]]:
     common = sorted(set(a) & set(b))
     if common:
@@ -223,6 +239,7 @@ def _run(args: argparse.Namespace) -> int:
         truth.update(truth_json)
     samples, loop_seconds = _latency(ok)
     coco, accuracy = _accuracy(frames, truth, index)
+    identity = _identity(ok, truth, index)
     problems: list[str] = []
     cmp = _rerun_comparison(args, ok, index, problems)
     metrics = {
@@ -235,6 +252,7 @@ def _run(args: argparse.Namespace) -> int:
             'elapsed_seconds': elapsed, 'overall_fps': len(frames) / elapsed if elapsed else 0},
         'class_counts': class_counts((f.detections for f in frames), index),
         'accuracy': accuracy,
+        'identity': identity.as_dict() if identity else None,
         'comparisons': [cmp.as_dict(index.name)] if cmp else [],
         'problems': problems,
     }
@@ -246,6 +264,8 @@ def _run(args: argparse.Namespace) -> int:
           f'{skipped} skipped; report {files["summary.md"]}')
     if accuracy:
         print(f'{PROG}: mAP@0.5 {accuracy["map50"]}, mAP@0.5:0.95 {accuracy["map50_95"]}')
+    if identity:
+        print(f'{PROG}: tracking {identity.line()}')
     if cmp:
         print(f'{PROG}: agreement with {cmp.name_a} {cmp.agreement:.3f}, '
               f'{len(cmp.disagreements)} frames disagree')

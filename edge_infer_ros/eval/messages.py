@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rosbags.typesys.store import Typestore
 
-from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.decoders.detections import Detections, track_id_strings
 
 __all__ = [
     'ClassIndex',
@@ -43,11 +43,14 @@ class NamedBoxes:
         boxes: (N, 4) float32 ``x1 y1 x2 y2`` pixels.
         scores: (N,) float32.
         names: N class names (or ids written as decimal strings).
+        ids: N object or track IDs (``Detection2D.id``, '' where unset), or () when the source
+            has none at all.
     """
 
     boxes: NDArray[np.float32]
     scores: NDArray[np.float32]
     names: tuple[str, ...]
+    ids: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         """Return the number of boxes."""
@@ -86,9 +89,16 @@ class ClassIndex:
         return self._extra.get(class_id, str(class_id))
 
     def detections(self, named: NamedBoxes) -> Detections:
-        """Turn names into ids; boxes and scores are kept as they are."""
+        """Turn names into ids; boxes and scores are kept as they are.
+
+        Decimal ``Detection2D.id`` values (the node's track IDs) become ``track_ids``, other or
+        empty ones -1; a message without any ID gives none.
+        """
         ids = np.array([self.id_of(n) for n in named.names], dtype=np.int32)
-        return Detections(named.boxes, named.scores, ids)
+        tracks = None
+        if any(named.ids):
+            tracks = np.array([int(i) if i.isdigit() else -1 for i in named.ids], np.int64)
+        return Detections(named.boxes, named.scores, ids, tracks)
 
 
 def frame_key(header: Any) -> FrameKey:
@@ -115,18 +125,19 @@ def _best_hypothesis(results: Sequence[Any]) -> tuple[str, float]:
 
 
 def named_boxes_from_msg(msg: Any) -> NamedBoxes:
-    """Read a Detection2DArray (any vision_msgs version): best hypothesis per detection."""
+    """Read a Detection2DArray (any vision_msgs version): best hypothesis and ID per detection."""
     n = len(msg.detections)
     boxes = np.zeros((n, 4), np.float64)
     scores = np.zeros(n, np.float32)
-    names = []
+    names, ids = [], []
     for i, det in enumerate(msg.detections):
         cx, cy = _center(det.bbox)
         half_w, half_h = det.bbox.size_x / 2.0, det.bbox.size_y / 2.0
         boxes[i] = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
         name, scores[i] = _best_hypothesis(det.results)
         names.append(name)
-    return NamedBoxes(boxes.astype(np.float32), scores, tuple(names))
+        ids.append(str(getattr(det, 'id', '')))  # ROS 1 vision_msgs has no Detection2D.id
+    return NamedBoxes(boxes.astype(np.float32), scores, tuple(names), tuple(ids))
 
 
 def ros2_header(store: Typestore, key: FrameKey) -> Any:
@@ -151,8 +162,8 @@ def detection_array(
     sizes = (boxes[:, 2:] - boxes[:, :2]).tolist()
     scores = dets.scores.astype(np.float64).tolist()
     detections = []
-    for (cx, cy), (w, h), score, cid in zip(centres, sizes, scores, dets.class_ids.tolist(),
-                                            strict=True):
+    for (cx, cy), (w, h), score, cid, track_id in zip(
+            centres, sizes, scores, dets.class_ids.tolist(), track_id_strings(dets), strict=True):
         use_name = class_id_mode == 'name' and 0 <= cid < len(labels)
         pose = t['geometry_msgs/msg/PoseWithCovariance'](
             pose=t['geometry_msgs/msg/Pose'](
@@ -168,5 +179,5 @@ def detection_array(
                 position=t['vision_msgs/msg/Point2D'](x=cx, y=cy), theta=0.0),
             size_x=w, size_y=h)
         detections.append(t['vision_msgs/msg/Detection2D'](
-            header=header, results=[hypothesis], bbox=bbox, id=''))
+            header=header, results=[hypothesis], bbox=bbox, id=track_id))
     return t['vision_msgs/msg/Detection2DArray'](header=header, detections=detections)

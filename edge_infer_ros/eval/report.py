@@ -142,6 +142,17 @@ def _summary(metrics: Mapping[str, Any], files: Mapping[str, str]) -> str:
         for name, c in ranked[:_MAX_ROWS]:
             lines.append(f"| {name} | {_fmt(c['ap50'])} | {_fmt(c['ap50_95'])} | "
                          f"{c['ground_truth']} | {c['detections']} |")
+    ident = metrics.get('identity')
+    if ident:
+        lines += ['', '## Tracking (identity)', '',
+                  f"IDF1 **{_fmt(ident['idf1'])}**, ID switches **{ident['id_switches']}**, "
+                  f"MOTA **{_fmt(ident['mota'])}** (IDP {_fmt(ident['idp'])}, IDR "
+                  f"{_fmt(ident['idr'])}) over {ident['objects']} ground-truth objects in "
+                  f"{ident['frames']} frames of {len(ident['sequences'])} sequence(s): "
+                  f"{ident['false_positives']} false, {ident['misses']} missed, "
+                  f"{ident['mostly_tracked']} mostly tracked, {ident['mostly_lost']} mostly lost, "
+                  f"{ident['fragmentations']} fragmentations (motmetrics; same class, IoU >= 0.5; "
+                  'detections without a track ID left out).']
     for cmp in metrics.get('comparisons', []):
         lines += ['', f"## {cmp['name_b']} vs {cmp['name_a']}", '',
                   f"Agreement **{cmp['agreement']:.3f}** (same class, IoU >= "

@@ -1,8 +1,10 @@
 """Run the detector over the images of bags, as the node would, and collect what metrics need.
 
 Every image goes through ``DetectionPipeline.process_message`` (decode, preprocess, session,
-decoder, thresholds: the node's own path) and its detections are written as the node publishes
-them, with the image's header, on the topic the node would use (``plan_cameras``). Broken
+decoder, thresholds: the node's own path) and ``DetectionPipeline.track`` (the node's tracker, one
+per image topic, advanced in bag order and reset at the start of each bag), and its detections
+are written as the node publishes them, with the image's header, on the topic the node would use
+(``plan_cameras``). Broken
 records are counted and skipped like the node skips them, never fatal. Several bags run in a
 process pool with one pipeline per worker process (engines are not shared across processes).
 """
@@ -192,6 +194,7 @@ def process_bag(
             raise BagError(msg)
         references = _reference_topics(job, reader, cameras)
         by_topic = {c.image_topic: c for c in cameras}
+        pipeline.reset_tracks()  # a recording is a sequence of its own
         writer = BagWriter(job.output, job.storage) if job.output else None
         start = time.perf_counter()
         try:
@@ -250,6 +253,7 @@ def _process(
         return
     try:
         image, dets, times = pipeline.process_message(msg, camera.compressed)
+        dets = pipeline.track(camera.image_topic, dets, msg.header, log_time, times)
     except ImageDecodeError as err:
         result.problem('undecodable', f'{camera.image_topic} at {log_time}: {err}')
         return

@@ -16,7 +16,7 @@ from vision_msgs.msg import (
     VisionClass,
 )
 
-from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.decoders.detections import Detections, track_id_strings
 
 __all__ = [
     'detections_to_msg',
@@ -32,15 +32,20 @@ def detections_to_msg(
     labels: Sequence[str],
     class_id_mode: str = 'name',
 ) -> Detection2DArray:
-    """Build a Detection2DArray whose header (stamp, frame_id) is the source image's."""
+    """Build a Detection2DArray whose header (stamp, frame_id) is the source image's.
+
+    ``Detection2D.id`` carries the track ID as a decimal string where a tracker gave one, and
+    stays empty otherwise.
+    """
     out = Detection2DArray(header=header)
     boxes = dets.boxes.astype(np.float64)
     centres = (boxes[:, :2] + boxes[:, 2:]) * 0.5
     sizes = boxes[:, 2:] - boxes[:, :2]
     scores = dets.scores.astype(np.float64).tolist()
     ids = dets.class_ids.tolist()
+    track_ids = track_id_strings(dets)
     for i, class_index in enumerate(ids):
-        det = Detection2D(header=header)
+        det = Detection2D(header=header, id=track_ids[i])
         det.bbox.center.position.x = float(centres[i, 0])
         det.bbox.center.position.y = float(centres[i, 1])
         det.bbox.size_x = float(sizes[i, 0])
@@ -82,13 +87,15 @@ _PALETTE = np.array(
 
 
 def draw_detections(bgr: np.ndarray, dets: Detections, labels: Sequence[str]) -> np.ndarray:
-    """Return a copy of ``bgr`` with boxes and ``label score`` captions drawn."""
+    """Return a copy of ``bgr`` with boxes and ``[#track] label score`` captions drawn."""
     canvas = np.array(bgr, copy=True)
-    for box, score, cid in zip(dets.boxes.astype(int), dets.scores, dets.class_ids, strict=True):
+    for box, score, cid, track in zip(dets.boxes.astype(int), dets.scores, dets.class_ids,
+                                      track_id_strings(dets), strict=True):
         colour = tuple(int(c) for c in _PALETTE[int(cid) % len(_PALETTE)])
         x1, y1, x2, y2 = (int(v) for v in box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, 2)
         name = labels[cid] if 0 <= cid < len(labels) else str(int(cid))
-        cv2.putText(canvas, f'{name} {score:.2f}', (x1, max(y1 - 4, 10)),
+        caption = f'#{track} {name} {score:.2f}' if track else f'{name} {score:.2f}'
+        cv2.putText(canvas, caption, (x1, max(y1 - 4, 10)),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
     return canvas

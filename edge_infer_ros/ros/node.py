@@ -178,6 +178,9 @@ class DetectorNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop taking frames; the frame in flight finishes, pending ones are dropped."""
         self._stop_processing()
+        if self._pipeline is not None:
+            with self._busy:  # a later activate starts new tracks, with new IDs
+                self._pipeline.reset_tracks()
         self._state_label = 'inactive'
         self.get_logger().info('inactive: stopped detecting, engine kept')
         return super().on_deactivate(state)
@@ -377,6 +380,8 @@ class DetectorNode(LifecycleNode):
                        else parse_image(frame.data))
                 parse_ms = (time.perf_counter() - t0) * 1e3
                 image, dets, times = pipeline.process_message(msg, cam.plan.compressed)
+                dets = pipeline.track(cam.plan.image_topic, dets, msg.header,
+                                      self.get_clock().now().nanoseconds, times)
             except ImageDecodeError as err:
                 with stats.lock:
                     stats.decode_errors += 1
