@@ -19,6 +19,8 @@ __all__ = [
     'PROVIDERS',
     'FALLBACK_POLICIES',
     'OUTPUT_FORMATS',
+    'IMAGE_CODECS',
+    'DEFAULT_IMAGE_CODECS',
 ]
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
@@ -34,6 +36,11 @@ OUTPUT_FORMATS = (
     'efficient_nms',
     'torchvision',
 )
+
+IMAGE_CODECS = ('jpeg', 'png', 'bmp', 'tiff', 'webp', 'jp2', 'pnm')
+"""Codecs a CompressedImage may be decoded from, each recognised by its magic bytes."""
+DEFAULT_IMAGE_CODECS = ('jpeg', 'png')
+"""What ``image_transport``'s compressed plugin publishes; the others must be asked for."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,7 @@ class PipelineConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     labels_path: str = ''
     max_image_pixels: int = 8192 * 8192
+    compressed_codecs: tuple[str, ...] = DEFAULT_IMAGE_CODECS
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import yaml
 
 from edge_infer_ros.config import (
+    DEFAULT_IMAGE_CODECS,
     FALLBACK_POLICIES,
+    IMAGE_CODECS,
     OUTPUT_FORMATS,
     PRECISIONS,
     PROVIDERS,
@@ -166,7 +168,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p('mean', 'double_array', [0.0, 0.0, 0.0], 'Per-channel mean subtracted after scaling.'),
     _p('std', 'double_array', [1.0, 1.0, 1.0], 'Per-channel standard deviation (divisor).'),
     _p('max_image_pixels', 'int', 8192 * 8192,
-       'Images with more pixels are rejected as malformed.', min=1, max=1 << 31),
+       'Images with more pixels are rejected as malformed (compressed ones before decoding, '
+       'from the size their header declares).', min=1, max=1 << 31),
+    _p('compressed_codecs', 'string_array', list(DEFAULT_IMAGE_CODECS),
+       'Codecs a CompressedImage may use, recognised from its bytes whatever its format field '
+       'says; others are dropped undecoded. image_transport publishes jpeg and png.',
+       choices=IMAGE_CODECS),
     # ROS interface (configure-time).
     _p('image_topics', 'string_array', ['image_raw'],
        'Camera topics (relative names); a topic ending in /compressed is a CompressedImage.'),

@@ -24,6 +24,7 @@ from edge_infer_ros.decoders.labels import resolve_class_names
 from edge_infer_ros.engine import Engine, create_engine
 from edge_infer_ros.errors import ConfigError
 from edge_infer_ros.imaging.decode import decode_compressed, decode_image, preferred_channel_order
+from edge_infer_ros.imaging.image_header import check_codecs
 from edge_infer_ros.imaging.preprocess import Preprocessor
 from edge_infer_ros.stats import StageTimes
 
@@ -58,6 +59,7 @@ class DetectionPipeline:
         """Build the engine and everything around it; ``warn`` gets provider fallbacks."""
         self.config = config
         self._log = log or _LOG.info
+        check_codecs(config.compressed_codecs)
         self.engine = create_engine(config.engine, warn or log)
         try:
             name, shape, dtype = _image_input(self.engine)
@@ -111,7 +113,8 @@ class DetectionPipeline:
         order = self.config.preprocess.channel_order
         if compressed:
             return decode_compressed(msg.format, msg.data, channel_order='bgr',
-                                     max_pixels=self.config.max_image_pixels)
+                                     max_pixels=self.config.max_image_pixels,
+                                     codecs=self.config.compressed_codecs)
         return decode_image(
             msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian, msg.data,
             channel_order=preferred_channel_order(msg.encoding, order),
