@@ -30,11 +30,12 @@ from edge_infer_ros.config import (
     PipelineConfig,
     PreprocessConfig,
 )
-from edge_infer_ros.errors import ConfigError
+from edge_infer_ros.errors import ConfigError, shown
 
 _C = TypeVar('_C')
 
 __all__ = [
+    'KIND_WORDS',
     'PARAMETERS',
     'ParamSpec',
     'default_model_path',
@@ -67,24 +68,47 @@ class ParamSpec:
     max: float | None = None
     choices: tuple[str, ...] = ()
 
+    def requirement(self) -> str:
+        """What a valid value is, in words: ``'a number within [0.0, 1.0]'``."""
+        words = KIND_WORDS[self.kind]
+        each = ', each' if self.kind.endswith('_array') else ''
+        if self.choices:
+            return f'{words}{each} one of {", ".join(self.choices)}'
+        if self.min is not None and self.max is not None:
+            return f'{words}{each} within [{self.min}, {self.max}]'
+        return words
+
     def check(self, value: Any) -> Any:
         """Return ``value`` coerced to this parameter's type, or raise ConfigError."""
         value = _coerce(self, value)
         items = value if self.kind.endswith('_array') else [value]
         for item in items:
             if self.choices and item not in self.choices:
-                msg = f'parameter {self.name!r} is {item!r}; use one of {list(self.choices)}'
+                msg = (f'parameter {self.name!r} is {shown(item)}; use one of '
+                       f'{list(self.choices)}')
                 raise ConfigError(msg)
             if isinstance(item, (int, float)) and not isinstance(item, bool):
                 if (self.min is not None and item < self.min) or (
                     self.max is not None and item > self.max
                 ):
                     msg = (
-                        f'parameter {self.name!r} is {item!r}; '
+                        f'parameter {self.name!r} is {shown(item)}; '
                         f'it must be within [{self.min}, {self.max}]'
                     )
                     raise ConfigError(msg)
         return value
+
+
+KIND_WORDS = {
+    'bool': 'true or false',
+    'int': 'an integer',
+    'double': 'a number',
+    'string': 'a string',
+    'string_array': 'a list of strings',
+    'int_array': 'a list of integers',
+    'double_array': 'a list of numbers',
+}
+"""Each parameter kind in words, for messages (never ``expected '3' got '2'``)."""
 
 
 def _coerce(spec: ParamSpec, value: Any) -> Any:
@@ -92,23 +116,29 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
     scalar = kind.removesuffix('_array')
     if kind.endswith('_array'):
         if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
-            msg = f'parameter {spec.name!r} must be a list of {scalar}, got {value!r}'
+            msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(value)}'
             raise ConfigError(msg)
-        return [_coerce_scalar(spec, scalar, v) for v in value]
-    return _coerce_scalar(spec, scalar, value)
-
-
-def _coerce_scalar(spec: ParamSpec, kind: str, value: Any) -> Any:
-    ok = {
-        'bool': isinstance(value, bool),
-        'int': isinstance(value, int) and not isinstance(value, bool),
-        'double': isinstance(value, (int, float)) and not isinstance(value, bool),
-        'string': isinstance(value, str),
-    }[kind]
-    if not ok:
-        msg = f'parameter {spec.name!r} must be of type {kind}, got {value!r}'
+        items = list(value)
+        if not all(_fits(scalar, v) for v in items):
+            msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(items)}'
+            raise ConfigError(msg)
+        return [float(v) if scalar == 'double' else v for v in items]
+    if not _fits(scalar, value):
+        msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(value)}'
         raise ConfigError(msg)
     return float(value) if kind == 'double' else value
+
+
+def _fits(kind: str, value: Any) -> bool:
+    """Whether ``value`` is of scalar ``kind``; an integer is a fine double (users type ``1``)."""
+    if isinstance(value, bool):
+        return kind == 'bool'
+    return {
+        'bool': False,
+        'int': isinstance(value, int),
+        'double': isinstance(value, (int, float)),
+        'string': isinstance(value, str),
+    }[kind]
 
 
 def _p(name: str, kind: str, default: Any, description: str, **kw: Any) -> ParamSpec:

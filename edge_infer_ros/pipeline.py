@@ -21,6 +21,7 @@ from edge_infer_ros.config import DecoderConfig, PipelineConfig
 from edge_infer_ros.decoders import Decoder, select_decoder
 from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.decoders.labels import resolve_class_names
+from edge_infer_ros.decoders.output_check import OutputCheck
 from edge_infer_ros.engine import Engine, create_engine
 from edge_infer_ros.errors import ConfigError
 from edge_infer_ros.imaging.decode import decode_compressed, decode_image, preferred_channel_order
@@ -87,6 +88,8 @@ class DetectionPipeline:
             raise
         count = max(self.class_names.names, default=-1) + 1
         self.labels = [self.class_names.name(i) for i in range(count)]
+        self._output_check = OutputCheck(count)
+        self._warn = warn or self._log
         self._decoder_config = config.decoder
         self._lock = threading.Lock()
         self._log(f'decoder {self.decoder.name} ({self.decoder_reason}); '
@@ -163,12 +166,28 @@ class DetectionPipeline:
         t1 = time.perf_counter()
         outputs = self.engine.run(extra)
         t2 = time.perf_counter()
-        dets = self.decoder.decode(outputs, transform, cfg)
+        dets = self._checked(self.decoder.decode(outputs, transform, cfg))
         t3 = time.perf_counter()
         times.preprocess = (t1 - t0) * 1e3
         times.inference = (t2 - t1) * 1e3
         times.postprocess = (t3 - t2) * 1e3
         return dets
+
+    def _checked(self, dets: Detections) -> Detections:
+        before = self._output_check.dropped
+        dets = self._output_check(dets)
+        if before == 0 and self._output_check.dropped:
+            self._warn(
+                f'the model produced detections with a score outside [0, 1] or a class id '
+                f'outside the {len(self.labels)} labels (decoded as {self.decoder.name}); they '
+                'are dropped and counted in diagnostics (invalid_detections_dropped): check '
+                'output_format and labels_path')
+        return dets
+
+    @property
+    def invalid_detections(self) -> int:
+        """Detections dropped so far for an impossible score or class id."""
+        return self._output_check.dropped
 
     def to_bgr(self, image: NDArray[Any], order: str) -> NDArray[Any]:
         """A BGR copy of a decoded image, for drawing the debug view."""
@@ -198,6 +217,7 @@ class DetectionPipeline:
             'input': f'{self.input_name} {self.input_size[0]}x{self.input_size[1]}',
             'output_format': self.decoder.name,
             'classes': str(len(self.labels)),
+            'invalid_detections_dropped': str(self._output_check.dropped),
         }
         if warm is not None:
             out['warmup_first_run_ms'] = f'{warm.first_run_s * 1e3:.1f}'

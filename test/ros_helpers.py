@@ -72,7 +72,12 @@ class LifecycleClient:
 
     def __init__(self, graph: RosGraph, target: str) -> None:
         from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
-        from rcl_interfaces.srv import GetParameters, SetParameters
+        from rcl_interfaces.srv import (
+            DescribeParameters,
+            GetParameters,
+            ListParameters,
+            SetParameters,
+        )
         from rclpy.node import Node
 
         self.node = graph.add(Node(f'client_{target.strip("/").replace("/", "_")}',
@@ -83,6 +88,9 @@ class LifecycleClient:
             GetAvailableTransitions, f'{target}/get_available_transitions')
         self._set = self.node.create_client(SetParameters, f'{target}/set_parameters')
         self._get = self.node.create_client(GetParameters, f'{target}/get_parameters')
+        self._list = self.node.create_client(ListParameters, f'{target}/list_parameters')
+        self._describe = self.node.create_client(DescribeParameters,
+                                                 f'{target}/describe_parameters')
 
     def transition(self, label: str, timeout: float = 120.0) -> bool:
         """Trigger ``configure``/``activate``/... ; True when the node reports success."""
@@ -132,3 +140,28 @@ class LifecycleClient:
         request = GetParameters.Request(names=list(names))
         values = call(self._get, request, timeout).values
         return {n: parameter_value_to_python(v) for n, v in zip(names, values, strict=True)}
+
+    def send_parameters(self, messages: list[Any], timeout: float = 10.0) -> list[Any]:
+        """One ``SetParameters`` request of ``rcl_interfaces/msg/Parameter`` messages as built.
+
+        This is what the ``ros2 param`` verbs send: ``set`` one message whose value comes from
+        ``rclpy.parameter.get_parameter_value(text)``, ``delete`` one of type NOT_SET, ``load``
+        every entry of ``parameter_dict_from_yaml_file`` in one request.
+        """
+        from rcl_interfaces.srv import SetParameters
+
+        return list(call(self._set, SetParameters.Request(parameters=messages), timeout).results)
+
+    def dump_parameters(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Every parameter and its value, listed and read as ``ros2 param dump`` does."""
+        from rcl_interfaces.srv import ListParameters
+
+        names = sorted(call(self._list, ListParameters.Request(), timeout).result.names)
+        return self.get_parameters(*names, timeout=timeout)
+
+    def describe(self, name: str, timeout: float = 10.0) -> Any:
+        """The ``ParameterDescriptor`` of ``name`` (``ros2 param describe``)."""
+        from rcl_interfaces.srv import DescribeParameters
+
+        request = DescribeParameters.Request(names=[name])
+        return call(self._describe, request, timeout).descriptors[0]

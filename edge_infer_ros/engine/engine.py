@@ -30,7 +30,7 @@ from edge_infer_ros.engine.session import (
 )
 from edge_infer_ros.engine.trt_options import check_trt_options
 from edge_infer_ros.engine.warmup import WarmupReport, fill_realistic, warm_up
-from edge_infer_ros.errors import EngineError
+from edge_infer_ros.errors import ConfigError, EngineError, shown
 
 __all__ = ['Engine', 'EngineStatus', 'LOGGER_NAME', 'TensorSpec', 'cache_key', 'create_engine']
 
@@ -276,6 +276,7 @@ def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
     folder = plan.cache_root / plan.key
     if not plan.wants_tensorrt:
         return _build(plan, None, Workspace(0, 'not used'), log)
+    _make_cache_folder(folder, config.engine_cache_path)
     with cache.folder_lock(folder, on_wait=_LOG.info):
         state = cache.prepare_cache_dir(plan.cache_root, plan.key)
         if state.manifest is None and state.reason != 'no manifest':
@@ -286,6 +287,17 @@ def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
                 shutil.copyfile(plan.calibration_table, target)
         workspace = resolve_workspace(config.workspace_bytes, config.device_id)
         return _build(plan, state, workspace, log)
+
+
+def _make_cache_folder(folder: Path, parameter: str) -> None:
+    """Create the engine folder, or say which parameter to fix (not a bare ``OSError``)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = (f'parameter engine_cache_path is {shown(parameter)}, where the engine folder '
+               f'{str(folder)!r} cannot be created ({err.strerror or err}); point it at a '
+               'writable folder')
+        raise ConfigError(msg) from err
 
 
 def _build(

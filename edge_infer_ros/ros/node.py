@@ -38,9 +38,10 @@ from edge_infer_ros.ros.conversions import (
     label_info_msg,
 )
 from edge_infer_ros.ros.diagnostics import build_diagnostics
-from edge_infer_ros.ros.params import ParameterGuard, declare_parameters, parameter_values
+from edge_infer_ros.ros.params import NodeParameters
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros.spin import run_node
+from edge_infer_ros.ros.topic_names import check_camera_topics
 from edge_infer_ros.streams import CameraPlan, FrameSlot, plan_cameras
 
 __all__ = ['DetectorNode', 'main']
@@ -78,9 +79,8 @@ class DetectorNode(LifecycleNode):
         self._qos_timer: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
-        declare_parameters(self)
-        self.add_on_set_parameters_callback(
-            ParameterGuard(lambda: self._configured, self._apply_runtime_parameters))
+        self._params = NodeParameters(self, lambda: self._configured,
+                                      self._apply_runtime_parameters)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
 
@@ -96,11 +96,16 @@ class DetectorNode(LifecycleNode):
 
     def _configure(self) -> TransitionCallbackReturn:
         start = time.monotonic()
-        values = parameter_values(self)
+        problems = self._params.problems()
+        if problems:
+            self.get_logger().error(f'configure failed: {problems}')
+            return TransitionCallbackReturn.FAILURE
+        values = self._params.values()
         try:
             pipeline_config = pipeline_config_from_params(values)
             node_config = node_config_from_params(values)
             plans = plan_cameras(node_config.image_topics, node_config.image_transport)
+            check_camera_topics(node_config.image_topics, plans, self.resolve_topic_name)
         except ConfigError as err:
             self.get_logger().error(f'configure failed: {err}')
             return TransitionCallbackReturn.FAILURE
@@ -272,7 +277,7 @@ class DetectorNode(LifecycleNode):
         """Swap in new thresholds; the next frame uses them."""
         if self._pipeline is None:
             return
-        values = {**parameter_values(self), **changed}
+        values = {**self._params.values(), **changed}
         self._pipeline.set_decoder_config(decoder_config_from_params(values))
         if 'confidence_threshold' in changed:
             self._publish_label_info()
