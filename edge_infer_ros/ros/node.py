@@ -38,6 +38,7 @@ from edge_infer_ros.ros.conversions import (
     label_info_msg,
 )
 from edge_infer_ros.ros.diagnostics import build_diagnostics
+from edge_infer_ros.ros.log_throttle import KeyedThrottle, brief
 from edge_infer_ros.ros.params import NodeParameters
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros.spin import run_node
@@ -79,6 +80,7 @@ class DetectorNode(LifecycleNode):
         self._qos_timer: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
+        self._frame_errors = KeyedThrottle(_THROTTLE_S)
         self._params = NodeParameters(self, lambda: self._configured,
                                       self._apply_runtime_parameters)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -181,6 +183,7 @@ class DetectorNode(LifecycleNode):
         self._stop_processing()
         self._release()
         self._state_label = 'finalized'
+        self.get_logger().info(f'finalized: shut down from {state.label}, engine released')
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -193,8 +196,11 @@ class DetectorNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         """Stop the worker before rclpy tears down the publishers it uses."""
+        state = self._state_label
         self._stop_processing()
         self._close_pipeline()
+        if state != 'finalized':
+            self.get_logger().info(f'stopped from {state}: engine released, node destroyed')
         super().destroy_node()
 
     # ------------------------------------------------------------------------------ helpers
@@ -315,14 +321,12 @@ class DetectorNode(LifecycleNode):
             except ImageDecodeError as err:
                 with stats.lock:
                     stats.decode_errors += 1
-                self.get_logger().error(f'{cam.plan.image_topic}: dropped bad image: {err}',
-                                        throttle_duration_sec=_THROTTLE_S)
+                self._frame_error(cam, 'dropped bad image', str(err))
                 return
             except Exception as err:  # noqa: BLE001 - a frame must never kill the node
                 with stats.lock:
                     stats.inference_errors += 1
-                self.get_logger().error(f'{cam.plan.image_topic}: inference failed: {err!r}',
-                                        throttle_duration_sec=_THROTTLE_S)
+                self._frame_error(cam, 'inference failed', repr(err))
                 return
         if not self._active.is_set():
             return
@@ -337,6 +341,13 @@ class DetectorNode(LifecycleNode):
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         age_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
         stats.record(times, age_ms)
+
+    def _frame_error(self, cam: _Camera, what: str, text: str) -> None:
+        """Log a dropped frame, throttled per camera and kind (not one throttle for all)."""
+        held = self._frame_errors((cam.plan.image_topic, what))
+        if held is not None:
+            more = f' ({held} more since the last report)' if held else ''
+            self.get_logger().error(f'{cam.plan.image_topic}: {what}: {brief(text)}{more}')
 
     # --------------------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:
