@@ -135,7 +135,10 @@ def _summary(metrics: Mapping[str, Any], files: Mapping[str, str]) -> str:
         lines += ['', '## Accuracy (COCO bbox)', '',
                   f"mAP@0.5 **{_fmt(acc['map50'])}**, mAP@0.5:0.95 **{_fmt(acc['map50_95'])}** "
                   f"over {acc['images']} annotated frames "
-                  f"({acc.get('frames_without_ground_truth', 0)} frames had no ground truth).",
+                  f"({acc.get('frames_without_ground_truth', 0)} frames had no ground truth"
+                  + (f"; {acc['images_over_detection_cap']} frames had more than COCO's 100 "
+                     'detections, only their best 100 were scored'
+                     if acc.get('images_over_detection_cap') else '') + ').',
                   '', '| class | AP50 | AP50:95 | ground truth | detections |',
                   '|---|---|---|---|---|']
         ranked = sorted(acc['per_class'].items(), key=lambda kv: -kv[1]['ground_truth'])
