@@ -13,7 +13,6 @@ from node_fixtures import (
     publish_until,
     publisher,
     start_detector,
-    write_constant_model,
     write_slow_model,
 )
 import numpy as np
@@ -21,11 +20,6 @@ import pytest
 from ros_helpers import wait_for
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def model(tmp_path):
-    return write_constant_model(tmp_path / 'const.onnx')
 
 
 def test_configure_activate_detect_deactivate(ros_graph, tmp_path, model) -> None:

@@ -19,7 +19,6 @@ from node_fixtures import (
     image_msg,
     publisher,
     start_detector,
-    write_constant_model,
     write_slow_model,
 )
 import pytest
@@ -28,11 +27,6 @@ from ros_helpers import LifecycleClient, wait_for
 from edge_infer_ros.ros.log_throttle import KeyedThrottle
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def model(tmp_path: Path) -> Path:
-    return write_constant_model(tmp_path / 'const.onnx')
 
 
 # --- stop signals ------------------------------------------------------------------------------
@@ -46,6 +40,22 @@ def _start_process(tmp_path: Path, model: Path, name: str, **params: Any) -> sub
         args += ['-p', f'{key}:={value}']
     log = (tmp_path / f'{name}.log').open('w')
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+
+
+def _await_state(client: LifecycleClient, label: str = 'unconfigured') -> bool:
+    """Ask until a freshly started process answers with ``label``.
+
+    A request sent the moment a service is discovered can lose its response (the reply path is
+    matched a little later), so each try has a short timeout.
+    """
+
+    def answers() -> bool:
+        try:
+            return client.state(timeout=3.0) == label
+        except TimeoutError:
+            return False
+
+    return wait_for(answers, timeout=90.0, period=0.5)
 
 
 def _stop(process: subprocess.Popen, signals: list[signal.Signals]) -> int:
@@ -66,7 +76,7 @@ def test_stop_signal_exits_zero_and_logs_it(ros_graph, tmp_path, model, state, s
     process = _start_process(tmp_path, model, name)
     try:
         client = LifecycleClient(ros_graph, f'/{name}')
-        assert client.state(timeout=60) == 'unconfigured'
+        assert _await_state(client)
         for transition in {'unconfigured': [], 'inactive': ['configure'],
                            'active': ['configure', 'activate']}[state]:
             assert client.transition(transition)
@@ -88,6 +98,7 @@ def test_ctrl_c_twice_during_shutdown_and_a_signal_while_configuring(
     process = _start_process(tmp_path, model, 'sig_twice')
     try:
         client = LifecycleClient(ros_graph, '/sig_twice')
+        assert _await_state(client)
         assert client.transition('configure', timeout=60) and client.transition('activate')
         rc = _stop(process, [signal.SIGINT, signal.SIGINT, signal.SIGTERM])
     finally:
@@ -100,7 +111,7 @@ def test_ctrl_c_twice_during_shutdown_and_a_signal_while_configuring(
                              cpu_threads=1)
     try:
         client = LifecycleClient(ros_graph, '/sig_configuring')
-        assert client.state(timeout=60) == 'unconfigured'
+        assert _await_state(client)
         future = client._change.call_async(_configure_request())
         assert wait_for(lambda: 'configuring:' in (tmp_path / 'sig_configuring.log').read_text(),
                         timeout=30)
@@ -239,3 +250,51 @@ def test_namespaced_topics_that_differ_after_resolution_are_two_cameras(
     client = LifecycleClient(ros_graph, '/robot/ns_detector')
     assert client.transition('configure')
     assert client.transition('cleanup')
+
+
+def test_a_process_with_bad_start_up_values_lives_and_configures_once_fixed(
+    ros_graph, tmp_path, model,
+) -> None:
+    process = _start_process(tmp_path, model, 'bad_start', confidence_threshold=1.5,
+                             max_detections='many')
+    try:
+        client = LifecycleClient(ros_graph, '/bad_start')
+        assert _await_state(client)
+        assert not client.transition('configure')
+        results = client.set_parameters(confidence_threshold=0.5, max_detections=10)
+        assert all(r.successful for r in results), [r.reason for r in results]
+        assert client.transition('configure')
+        rc = _stop(process, [signal.SIGTERM])
+    finally:
+        process.kill()
+    log = (tmp_path / 'bad_start.log').read_text()
+    assert rc == 0, log
+    refused = [line for line in log.splitlines() if 'start-up parameter values refused' in line]
+    assert len(refused) == 2, log  # at start-up, then from the failed configure
+    assert ("confidence_threshold=1.5 (a number within [0.0, 1.0]); max_detections='many' "
+            '(an integer within [1, 10000])') in refused[0]
+
+
+def test_impossible_detections_show_in_diagnostics(ros_graph, tmp_path) -> None:
+    from decoder_models import constant_model
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    import numpy as np
+
+    rows = np.zeros((1, 3, 6), np.float32)
+    rows[0, :, :4] = [10, 10, 40, 40]
+    rows[0, :, 4:] = [[0.9, 0], [2735.0, 1], [0.8, 7]]  # two names: one good row of three
+    bad = tmp_path / 'bad.onnx'
+    bad.write_bytes(constant_model({'output0': rows}, input_shape=(1, 3, 64, 64),
+                                   metadata={'names': "{0: 'cone', 1: 'ball'}"}))
+    _node, client = start_detector(ros_graph, tmp_path, bad, output_format='end2end')
+    assert client.transition('configure') and client.transition('activate')
+    pub = publisher(ros_graph)
+    with collecting(ros_graph, DiagnosticArray, '/diagnostics') as diags:
+        def engine() -> Any:
+            return diags[-1].status[0] if diags else None
+
+        assert wait_for(lambda: (pub.publish(image_msg()), engine() is not None and {
+            kv.key: kv.value for kv in engine().values}.get('invalid_detections_dropped',
+                                                            '0') != '0')[1], timeout=20)
+    assert engine().level == DiagnosticStatus.WARN
+    assert 'impossible detections dropped' in engine().message

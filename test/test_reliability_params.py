@@ -17,18 +17,12 @@ from node_fixtures import (
     image_msg,
     publisher,
     start_detector,
-    write_constant_model,
 )
 import pytest
 from ros_helpers import LifecycleClient, wait_for
 import yaml
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def model(tmp_path: Path) -> Path:
-    return write_constant_model(tmp_path / 'const.onnx')
 
 
 def cli_set(name: str, text: str) -> Any:
