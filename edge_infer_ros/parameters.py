@@ -123,6 +123,8 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
             msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(items)}'
             raise ConfigError(msg)
         return [float(v) if scalar == 'double' else v for v in items]
+    if kind == 'string' and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # `workspace: 2147483648` in YAML is an integer
     if not _fits(scalar, value):
         msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(value)}'
         raise ConfigError(msg)

@@ -94,6 +94,16 @@ def test_bad_values_are_refused_with_the_parameter_named(name, value, pattern) -
         validate_params({name: value})
 
 
+def test_integers_are_taken_where_numbers_and_text_are_expected() -> None:
+    values = validate_params({'confidence_threshold': 1, 'mean': [0, 0, 0], 'workspace': 1 << 30},
+                             partial=True)
+    assert values == {'confidence_threshold': 1.0, 'mean': [0.0, 0.0, 0.0],
+                      'workspace': str(1 << 30)}
+    assert isinstance(values['confidence_threshold'], float)
+    with pytest.raises(ConfigError, match="'workspace' must be a string, got True"):
+        validate_params({'workspace': True})
+
+
 def test_workspace_sizes() -> None:
     assert parse_workspace('auto') == 0
     assert parse_workspace('2GiB') == 2 << 30

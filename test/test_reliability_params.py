@@ -225,7 +225,8 @@ def test_bad_values_in_a_params_file_start_the_node_and_fail_configure(
         '/detector:\n  ros__parameters:\n'
         f'    model_path: {model}\n    providers: [cpu]\n    engine_cache_path: {tmp_path}\n'
         '    confidence_threshold: 1.5\n    max_detections: "many"\n    iou_threshold: 1\n'
-        '    precision: fp8\n    class_filter: []\n    mean: [0, 0, 0]\n')
+        '    precision: fp8\n    class_filter: []\n    mean: [0, 0, 0]\n'
+        '    workspace: 2147483648\n')
     context, node = _start_from_args(['--params-file', str(params), '-p', 'qos_depth:=0'])
     try:
         lines = [line for line in capfd.readouterr().err.splitlines() if 'refused' in line]
@@ -238,6 +239,7 @@ def test_bad_values_in_a_params_file_start_the_node_and_fail_configure(
         values = node._params.values()
         assert values['iou_threshold'] == 1.0 and values['mean'] == [0.0, 0.0, 0.0]
         assert values['class_filter'] == [] and values['confidence_threshold'] == 0.25
+        assert values['workspace'] == '2147483648' and 'workspace' not in lines[0]
         assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
         assert 'configure failed: start-up parameter values refused' in capfd.readouterr().err
         fixes = [Parameter('confidence_threshold', value=0.5),

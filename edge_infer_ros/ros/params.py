@@ -57,7 +57,8 @@ _SENT_WORDS = {
     Parameter.Type.DOUBLE_ARRAY: 'a list of numbers',
     Parameter.Type.STRING_ARRAY: 'a list of strings',
 }
-# What may arrive for a kind besides its own type: safe widenings, converted on arrival.
+# Safe widenings: converted into the declared type on arrival where rclpy has a pre-set
+# callback (Iron and newer), and taken as sent elsewhere (the table's checks coerce them).
 _WIDENS = {
     'double': Parameter.Type.INTEGER,
     'double_array': Parameter.Type.INTEGER_ARRAY,
@@ -143,8 +144,6 @@ def _accepted(spec: ParamSpec, param: Parameter) -> Any:
         msg = (f'parameter {spec.name!r} must be {KIND_WORDS[spec.kind]}, got '
                f'{_SENT_WORDS.get(sent, str(sent))} {shown(shown_value)}')
         raise ConfigError(msg)
-    if spec.kind == 'string' and sent == Parameter.Type.INTEGER:
-        return str(param.value)
     return spec.check(_python(spec, param.value))
 
 
@@ -180,7 +179,7 @@ class NodeParameters:
         declared = self._node.declare_parameter(
             spec.name, spec.default, _descriptor(spec, with_range=False))
         try:
-            value = spec.check(_python(spec, declared.value))
+            value = spec.check(_python(spec, _as_declared_type(spec, declared).value))
         except ConfigError:
             self._refused[spec.name] = (f'{spec.name}={shown(declared.value)} '
                                         f'({spec.requirement()})')
