@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from ros_helpers import LifecycleClient, wait_for
+
+_NODE_NUMBERS = itertools.count(1)
 
 INPUT = 64
 CLASSES = "{0: 'cone', 1: 'ball'}"
@@ -132,10 +135,17 @@ def collecting(graph: Any, msg_type: Any, topic: str, qos: Any = 10) -> Iterator
         node.destroy_node()
 
 
-def start_detector(ros_graph: Any, tmp_path: Path, model: Path, name: str = 'detector',
+def start_detector(ros_graph: Any, tmp_path: Path, model: Path, name: str = '',
                    **params: Any) -> tuple[Any, LifecycleClient]:
-    """A DetectorNode spun by ``ros_graph`` and a client for its lifecycle/parameter services."""
+    """A DetectorNode spun by ``ros_graph`` and a client for its lifecycle/parameter services.
+
+    Each test's node gets its own name unless one is given: Fast DDS in one process, with one
+    context after another, now and then never matches a service of a node that has the same
+    name as one destroyed just before (seen 2 times in 150 for ``change_state``).
+    """
     from edge_infer_ros.ros.node import DetectorNode
+
+    name = name or f'detector_{next(_NODE_NUMBERS)}'
 
     node = DetectorNode(name, context=ros_graph.context,
                         parameter_overrides=detector_params(model, tmp_path / 'cache', **params))

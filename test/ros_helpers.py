@@ -23,12 +23,20 @@ class RosGraph:
         self._thread.start()
 
     def _spin(self) -> None:
+        from rclpy.exceptions import InvalidHandle
         from rclpy.executors import ExternalShutdownException
 
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
+        while True:
+            try:
+                self.executor.spin()
+                return
+            except InvalidHandle:
+                # A subscription destroyed by a callback (deactivate) while another thread built
+                # the wait set: rclpy lets its event handler's error escape; wait again (the node
+                # does the same in edge_infer_ros.ros.spin).
+                continue
+            except ExternalShutdownException:
+                return
 
     def add(self, node: Any) -> Any:
         self.executor.add_node(node)
@@ -57,7 +65,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float
 
 def call(client: Any, request: Any, timeout: float = 60.0) -> Any:
     """Call a service from a node spun by the background executor and wait for the answer."""
-    if not client.wait_for_service(timeout_sec=10.0):
+    # Generous: discovery of a new node's services can take many seconds on a loaded machine.
+    if not client.wait_for_service(timeout_sec=30.0):
         msg = f'service {client.srv_name!r} not available'
         raise TimeoutError(msg)
     future = client.call_async(request)

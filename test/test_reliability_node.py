@@ -134,35 +134,42 @@ def _configure_request() -> Any:
 
 # --- lifecycle churn ---------------------------------------------------------------------------
 
-def _resources() -> tuple[int, int]:
-    """Open file descriptors and OS threads (ONNX Runtime's native pools included)."""
-    return len(os.listdir('/proc/self/fd')), len(os.listdir('/proc/self/task'))
+def _resources(pid: int) -> tuple[int, int]:
+    """Open file descriptors and OS threads of ``pid`` (ONNX Runtime's native pools included)."""
+    return len(os.listdir(f'/proc/{pid}/fd')), len(os.listdir(f'/proc/{pid}/task'))
 
 
 def test_lifecycle_churn_returns_fds_and_threads_to_baseline(ros_graph, tmp_path, model) -> None:
+    """30 cycles with a frame each, in a detector_node process, which then stops cleanly."""
     from vision_msgs.msg import Detection2DArray
 
-    node, client = start_detector(ros_graph, tmp_path, model, name='churn')
-    pub = publisher(ros_graph)
-    with collecting(ros_graph, Detection2DArray, 'detections') as got:
-        def cycle(stamp: int) -> None:
-            assert client.transition('configure') and client.transition('activate')
-            assert wait_for(lambda: (pub.publish(image_msg(stamp=stamp)),
-                                     any(m.header.stamp.sec == stamp for m in got))[1])
-            assert client.transition('deactivate') and client.transition('cleanup')
+    process = _start_process(tmp_path, model, 'churn', image_topics='[churn/image_raw]')
+    try:
+        client = LifecycleClient(ros_graph, '/churn')
+        assert _await_state(client)
+        pub = publisher(ros_graph, 'churn/image_raw')
+        with collecting(ros_graph, Detection2DArray, 'churn/detections') as got:
+            def cycle(stamp: int) -> None:
+                assert client.transition('configure') and client.transition('activate')
+                assert wait_for(lambda: (pub.publish(image_msg(stamp=stamp)),
+                                         any(m.header.stamp.sec == stamp for m in got))[1])
+                assert client.transition('deactivate') and client.transition('cleanup')
 
-        cycle(1)
-        cycle(2)  # the executor starts its last pool thread lazily
-        baseline = _resources()
-        seen = []
-        for stamp in range(3, 33):
-            cycle(stamp)
-            seen.append(_resources())
-            # Let executor threads settle before comparing (a loaded machine lags).
-            wait_for(lambda: _resources() == baseline, timeout=5.0)
-    final = _resources()
-    assert final == baseline, f'baseline {baseline}, after 30 cycles {final}; per cycle {seen}'
-    assert client.state() == 'unconfigured' and node._pipeline is None
+            cycle(1)
+            cycle(2)  # the executor starts its last pool thread lazily
+            baseline = _resources(process.pid)
+            seen = []
+            for stamp in range(3, 33):
+                cycle(stamp)
+                # Let threads wind down before comparing (a loaded machine lags).
+                wait_for(lambda: _resources(process.pid) == baseline, timeout=5.0)
+                seen.append(_resources(process.pid))
+        assert seen[-1] == baseline, f'baseline {baseline}, per cycle {seen}'
+        assert client.state() == 'unconfigured'
+        rc = _stop(process, [signal.SIGINT])
+    finally:
+        process.kill()
+    assert rc == 0, (tmp_path / 'churn.log').read_text()
 
 
 # --- per-camera error logs ---------------------------------------------------------------------

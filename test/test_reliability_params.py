@@ -26,7 +26,7 @@ pytestmark = pytest.mark.ros
 
 
 def cli_set(name: str, text: str) -> Any:
-    """The message ``ros2 param set /detector NAME TEXT`` sends."""
+    """The message ``ros2 param set NODE NAME TEXT`` sends."""
     from rcl_interfaces.msg import Parameter
     from rclpy.parameter import get_parameter_value
 
@@ -34,24 +34,29 @@ def cli_set(name: str, text: str) -> Any:
 
 
 def cli_delete(name: str) -> Any:
-    """The message ``ros2 param delete /detector NAME`` sends."""
+    """The message ``ros2 param delete NODE NAME`` sends."""
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 
     return Parameter(name=name, value=ParameterValue(type=ParameterType.PARAMETER_NOT_SET))
 
 
-def cli_load(path: Path, node: str = '/detector') -> list[Any]:
-    """The messages ``ros2 param load /detector PATH`` sends."""
+def cli_load(path: Path, node: str) -> list[Any]:
+    """The messages ``ros2 param load NODE PATH`` sends."""
     from rclpy.parameter import parameter_dict_from_yaml_file
 
     return list(parameter_dict_from_yaml_file(str(path), False, target_nodes=[node]).values())
 
 
-def write_dump(client: LifecycleClient, path: Path, **changes: Any) -> Path:
-    """``ros2 param dump /detector > PATH``, with ``changes`` edited in."""
+def write_dump(client: LifecycleClient, node: str, path: Path, **changes: Any) -> Path:
+    """``ros2 param dump NODE > PATH``, with ``changes`` edited in."""
     values = client.dump_parameters() | changes
-    path.write_text(yaml.dump({'/detector': {'ros__parameters': values}},
-                              default_flow_style=False))
+    path.write_text(yaml.dump({node: {'ros__parameters': values}}, default_flow_style=False))
+    return path
+
+
+def params_file(path: Path, node: str, body: str) -> Path:
+    """A parameters file with ``body`` (YAML lines) for ``node``."""
+    path.write_text(f'{node}:\n  ros__parameters:\n{body}')
     return path
 
 
@@ -67,7 +72,8 @@ def detected_classes(ros_graph, pub, stamp: int) -> list[str]:
 
 
 def test_empty_list_from_the_cli_clears_class_filter(ros_graph, tmp_path, model) -> None:
-    _node, client = start_detector(ros_graph, tmp_path, model, class_filter=[1])
+    node, client = start_detector(ros_graph, tmp_path, model, class_filter=[1])
+    name = node.get_fully_qualified_name()
     assert client.transition('configure') and client.transition('activate')
     pub = publisher(ros_graph)
     assert detected_classes(ros_graph, pub, 1) == ['ball']
@@ -87,25 +93,24 @@ def test_empty_list_from_the_cli_clears_class_filter(ros_graph, tmp_path, model)
     assert detected_classes(ros_graph, pub, 4) == ['cone', 'ball']
 
     client.send_parameters([cli_set('class_filter', '[1]')])
-    params = tmp_path / 'clear.yaml'
-    params.write_text('/detector:\n  ros__parameters:\n    class_filter: []\n')
-    results = client.send_parameters(cli_load(params))
+    params = params_file(tmp_path / 'clear.yaml', name, '    class_filter: []\n')
+    results = client.send_parameters(cli_load(params, name))
     assert [r.successful for r in results] == [True], [r.reason for r in results]
     assert detected_classes(ros_graph, pub, 5) == ['cone', 'ball']
 
 
 def test_empty_list_clears_trt_extra_options(ros_graph, tmp_path, model) -> None:
-    _node, client = start_detector(ros_graph, tmp_path, model,
-                                   trt_extra_options=['trt_build_heuristics_enable=1'])
+    node, client = start_detector(ros_graph, tmp_path, model,
+                                  trt_extra_options=['trt_build_heuristics_enable=1'])
+    name = node.get_fully_qualified_name()
     (cleared,) = client.send_parameters([cli_set('trt_extra_options', '[]')])
     assert cleared.successful, cleared.reason
     assert client.get_parameters('trt_extra_options') == {'trt_extra_options': []}
     client.send_parameters([cli_set('trt_extra_options', "['trt_dla_enable=0']")])
     (deleted,) = client.send_parameters([cli_delete('trt_extra_options')])
     assert deleted.successful, deleted.reason
-    params = tmp_path / 'clear.yaml'
-    params.write_text('/detector:\n  ros__parameters:\n    trt_extra_options: []\n')
-    assert all(r.successful for r in client.send_parameters(cli_load(params)))
+    params = params_file(tmp_path / 'clear.yaml', name, '    trt_extra_options: []\n')
+    assert all(r.successful for r in client.send_parameters(cli_load(params, name)))
     assert client.get_parameters('trt_extra_options') == {'trt_extra_options': []}
     assert client.transition('configure')
     # Deleting what has no empty meaning is refused, with what to do instead.
@@ -114,10 +119,11 @@ def test_empty_list_clears_trt_extra_options(ros_graph, tmp_path, model) -> None
 
 
 def test_loading_a_dump_onto_a_configured_node(ros_graph, tmp_path, model) -> None:
-    _node, client = start_detector(ros_graph, tmp_path, model)
+    node, client = start_detector(ros_graph, tmp_path, model)
+    name = node.get_fully_qualified_name()
     assert client.transition('configure') and client.transition('activate')
-    dump = write_dump(client, tmp_path / 'dump.yaml', confidence_threshold=0.5)
-    messages = cli_load(dump)
+    dump = write_dump(client, name, tmp_path / 'dump.yaml', confidence_threshold=0.5)
+    messages = cli_load(dump, name)
     results = dict(zip((m.name for m in messages), client.send_parameters(messages), strict=True))
     refused = {n: r.reason for n, r in results.items() if not r.successful}
     # Configure-time values unchanged: no-ops that succeed. rclpy's own read-only parameter is
@@ -128,8 +134,9 @@ def test_loading_a_dump_onto_a_configured_node(ros_graph, tmp_path, model) -> No
     (same,) = client.send_parameters([cli_set('precision', 'fp32')])
     assert same.successful, same.reason
 
-    changed = write_dump(client, tmp_path / 'changed.yaml', precision='fp16', iou_threshold=0.3)
-    messages = cli_load(changed)
+    changed = write_dump(client, name, tmp_path / 'changed.yaml', precision='fp16',
+                         iou_threshold=0.3)
+    messages = cli_load(changed, name)
     results = dict(zip((m.name for m in messages), client.send_parameters(messages), strict=True))
     assert [n for n, r in results.items() if not r.successful] == [
         'precision', 'start_type_description_service']

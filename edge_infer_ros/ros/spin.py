@@ -17,6 +17,7 @@ import threading
 from types import FrameType
 
 import rclpy
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import (
     Executor,
     ExternalShutdownException,
@@ -47,7 +48,14 @@ class _StopRequest:
 
 def _spin(executor: Executor, stop: _StopRequest, failure: list[BaseException]) -> None:
     try:
-        executor.spin()
+        while True:
+            try:
+                executor.spin()
+                return
+            except InvalidHandle:
+                # rclpy lets the QoS event handler of a subscription destroyed by another
+                # callback (deactivate) escape its wait-set build: the wait is simply redone.
+                continue
     except ExternalShutdownException:
         pass
     except BaseException as err:  # noqa: BLE001 - handed to the main thread, re-raised there
