@@ -25,6 +25,8 @@ __all__ = [
     'FALLBACK_POLICIES',
     'OUTPUT_FORMATS',
     'TRACKERS',
+    'IMAGE_CODECS',
+    'DEFAULT_IMAGE_CODECS',
 ]
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
@@ -73,6 +75,11 @@ class PreprocessConfig:
         alpha = [self.scale / s for s in self.std]
         beta = [-m / s for m, s in zip(self.mean, self.std, strict=True)]
         return alpha, beta
+
+IMAGE_CODECS = ('jpeg', 'png', 'bmp', 'tiff', 'webp', 'jp2', 'pnm')
+"""Codecs a CompressedImage may be decoded from, each recognised by its magic bytes."""
+DEFAULT_IMAGE_CODECS = ('jpeg', 'png')
+"""What ``image_transport``'s compressed plugin publishes; the others must be asked for."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,7 @@ class PipelineConfig:
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     labels_path: str = ''
     max_image_pixels: int = 8192 * 8192
+    compressed_codecs: tuple[str, ...] = DEFAULT_IMAGE_CODECS
 
 
 @dataclass(frozen=True)

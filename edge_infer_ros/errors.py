@@ -11,7 +11,22 @@ __all__ = [
     'ImageDecodeError',
     'ProviderFallbackError',
     'BagError',
+    'shown',
 ]
+
+_SHOWN_CHARS = 80
+
+
+def shown(value: object, limit: int = _SHOWN_CHARS) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters.
+
+    Message fields come from other processes: a 100,000-character ``encoding`` must not become
+    a 100,000-character log line. The cut says how long the original was.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f'{text[:limit]}... ({len(text)} characters)'
 
 
 class EdgeInferError(Exception):

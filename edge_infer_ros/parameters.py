@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import yaml
 
 from edge_infer_ros.config import (
+    DEFAULT_IMAGE_CODECS,
     FALLBACK_POLICIES,
+    IMAGE_CODECS,
     OUTPUT_FORMATS,
     PRECISIONS,
     PREPROCESS_IN_MODEL,
@@ -31,11 +33,12 @@ from edge_infer_ros.config import (
     PreprocessConfig,
     TrackerConfig,
 )
-from edge_infer_ros.errors import ConfigError
+from edge_infer_ros.errors import ConfigError, shown
 
 _C = TypeVar('_C')
 
 __all__ = [
+    'KIND_WORDS',
     'PARAMETERS',
     'ParamSpec',
     'accepts_yaml_bool',
@@ -69,24 +72,47 @@ class ParamSpec:
     max: float | None = None
     choices: tuple[str, ...] = ()
 
+    def requirement(self) -> str:
+        """What a valid value is, in words: ``'a number within [0.0, 1.0]'``."""
+        words = KIND_WORDS[self.kind]
+        each = ', each' if self.kind.endswith('_array') else ''
+        if self.choices:
+            return f'{words}{each} one of {", ".join(self.choices)}'
+        if self.min is not None and self.max is not None:
+            return f'{words}{each} within [{self.min}, {self.max}]'
+        return words
+
     def check(self, value: Any) -> Any:
         """Return ``value`` coerced to this parameter's type, or raise ConfigError."""
         value = _coerce(self, value)
         items = value if self.kind.endswith('_array') else [value]
         for item in items:
             if self.choices and item not in self.choices:
-                msg = f'parameter {self.name!r} is {item!r}; use one of {list(self.choices)}'
+                msg = (f'parameter {self.name!r} is {shown(item)}; use one of '
+                       f'{list(self.choices)}')
                 raise ConfigError(msg)
             if isinstance(item, (int, float)) and not isinstance(item, bool):
                 if (self.min is not None and item < self.min) or (
                     self.max is not None and item > self.max
                 ):
                     msg = (
-                        f'parameter {self.name!r} is {item!r}; '
+                        f'parameter {self.name!r} is {shown(item)}; '
                         f'it must be within [{self.min}, {self.max}]'
                     )
                     raise ConfigError(msg)
         return value
+
+
+KIND_WORDS = {
+    'bool': 'true or false',
+    'int': 'an integer',
+    'double': 'a number',
+    'string': 'a string',
+    'string_array': 'a list of strings',
+    'int_array': 'a list of integers',
+    'double_array': 'a list of numbers',
+}
+"""Each parameter kind in words, for messages (never ``expected '3' got '2'``)."""
 
 
 def _coerce(spec: ParamSpec, value: Any) -> Any:
@@ -94,10 +120,21 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
     scalar = kind.removesuffix('_array')
     if kind.endswith('_array'):
         if isinstance(value, (str, bytes)) or not hasattr(value, '__iter__'):
-            msg = f'parameter {spec.name!r} must be a list of {scalar}, got {value!r}'
+            msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(value)}'
             raise ConfigError(msg)
-        return [_coerce_scalar(spec, scalar, v) for v in value]
-    return _coerce_scalar(spec, scalar, value)
+        items = list(value)
+        if not all(_fits(scalar, v) for v in items):
+            msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(items)}'
+            raise ConfigError(msg)
+        return [float(v) if scalar == 'double' else v for v in items]
+    if isinstance(value, bool) and accepts_yaml_bool(spec):
+        return str(value).lower()
+    if kind == 'string' and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # `workspace: 2147483648` in YAML is an integer
+    if not _fits(scalar, value):
+        msg = f'parameter {spec.name!r} must be {KIND_WORDS[kind]}, got {shown(value)}'
+        raise ConfigError(msg)
+    return float(value) if kind == 'double' else value
 
 
 def accepts_yaml_bool(spec: ParamSpec) -> bool:
@@ -109,19 +146,16 @@ def accepts_yaml_bool(spec: ParamSpec) -> bool:
     return spec.kind == 'string' and {'true', 'false'} <= set(spec.choices)
 
 
-def _coerce_scalar(spec: ParamSpec, kind: str, value: Any) -> Any:
-    if isinstance(value, bool) and accepts_yaml_bool(spec):
-        return str(value).lower()
-    ok = {
-        'bool': isinstance(value, bool),
-        'int': isinstance(value, int) and not isinstance(value, bool),
-        'double': isinstance(value, (int, float)) and not isinstance(value, bool),
+def _fits(kind: str, value: Any) -> bool:
+    """Whether ``value`` is of scalar ``kind``; an integer is a fine double (users type ``1``)."""
+    if isinstance(value, bool):
+        return kind == 'bool'
+    return {
+        'bool': False,
+        'int': isinstance(value, int),
+        'double': isinstance(value, (int, float)),
         'string': isinstance(value, str),
     }[kind]
-    if not ok:
-        msg = f'parameter {spec.name!r} must be of type {kind}, got {value!r}'
-        raise ConfigError(msg)
-    return float(value) if kind == 'double' else value
 
 
 def _p(name: str, kind: str, default: Any, description: str, **kw: Any) -> ParamSpec:
@@ -186,7 +220,12 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        'bytes to the device); false does it on the host; auto: in the model on TensorRT/CUDA, '
        'on the host on CPU.', choices=PREPROCESS_IN_MODEL),
     _p('max_image_pixels', 'int', 8192 * 8192,
-       'Images with more pixels are rejected as malformed.', min=1, max=1 << 31),
+       'Images with more pixels are rejected as malformed (compressed ones before decoding, '
+       'from the size their header declares).', min=1, max=1 << 31),
+    _p('compressed_codecs', 'string_array', list(DEFAULT_IMAGE_CODECS),
+       'Codecs a CompressedImage may use, recognised from its bytes whatever its format field '
+       'says; others are dropped undecoded. image_transport publishes jpeg and png.',
+       choices=IMAGE_CODECS),
     # Tracking (configure-time).
     _p('tracker', 'string', 'none',
        'Multi-object tracker that gives each detection a stable per-camera ID in '

@@ -25,6 +25,7 @@ from edge_infer_ros.config import DecoderConfig, PipelineConfig
 from edge_infer_ros.decoders import Decoder, select_decoder
 from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.decoders.labels import resolve_class_names
+from edge_infer_ros.decoders.output_check import OutputCheck
 from edge_infer_ros.engine import Engine, create_engine
 from edge_infer_ros.engine.preprocess_graph import METADATA_KEY
 from edge_infer_ros.errors import ConfigError
@@ -33,6 +34,7 @@ from edge_infer_ros.imaging.decode import (
     decode_image,
     preferred_channel_order,
 )
+from edge_infer_ros.imaging.image_header import check_codecs
 from edge_infer_ros.imaging.preprocess import Preprocessor
 from edge_infer_ros.stats import StageTimes
 from edge_infer_ros.tracking import Tracking
@@ -137,6 +139,7 @@ class DetectionPipeline:
         """Build the engine and everything around it; ``warn`` gets provider fallbacks."""
         self.config = config
         self._log = log or _LOG.info
+        check_codecs(config.compressed_codecs)
         self.engine = create_engine(config.engine, warn or log)
         try:
             image = _image_input(self.engine, config.preprocess.channel_order)
@@ -174,6 +177,8 @@ class DetectionPipeline:
             raise
         count = max(self.class_names.names, default=-1) + 1
         self.labels = [self.class_names.name(i) for i in range(count)]
+        self._output_check = OutputCheck(count)
+        self._warn = warn or self._log
         self._decoder_config = config.decoder
         self._lock = threading.Lock()
         self._log(f'decoder {self.decoder.name} ({self.decoder_reason}); '
@@ -230,7 +235,8 @@ class DetectionPipeline:
         if compressed:
             image, (width, height) = decode_compressed_reduced(
                 msg.format, msg.data, channel_order='bgr',
-                max_pixels=self.config.max_image_pixels, min_size=self.preprocessor.resized_size)
+                max_pixels=self.config.max_image_pixels, codecs=self.config.compressed_codecs,
+                min_size=self.preprocessor.resized_size)
             return DecodedImage(image, 'bgr', width, height)
         order = preferred_channel_order(msg.encoding, order)
         return DecodedImage.full(decode_image(
@@ -274,12 +280,28 @@ class DetectionPipeline:
         t1 = time.perf_counter()
         outputs = self.engine.run(extra)
         t2 = time.perf_counter()
-        dets = self.decoder.decode(outputs, transform, cfg)
+        dets = self._checked(self.decoder.decode(outputs, transform, cfg))
         t3 = time.perf_counter()
         times.preprocess = (t1 - t0) * 1e3
         times.inference = (t2 - t1) * 1e3
         times.postprocess = (t3 - t2) * 1e3
         return dets
+
+    def _checked(self, dets: Detections) -> Detections:
+        before = self._output_check.dropped
+        dets = self._output_check(dets)
+        if before == 0 and self._output_check.dropped:
+            self._warn(
+                f'the model produced detections with a score outside [0, 1] or a class id '
+                f'outside the {len(self.labels)} labels (decoded as {self.decoder.name}); they '
+                'are dropped and counted in diagnostics (invalid_detections_dropped): check '
+                'output_format and labels_path')
+        return dets
+
+    @property
+    def invalid_detections(self) -> int:
+        """Detections dropped so far for an impossible score or class id."""
+        return self._output_check.dropped
 
     def to_bgr(self, image: DecodedImage) -> NDArray[Any]:
         """A BGR copy of a decoded image at the size it was sent, for drawing the debug view."""
@@ -315,6 +337,7 @@ class DetectionPipeline:
             'output_format': self.decoder.name,
             'classes': str(len(self.labels)),
             'tracker': self.tracking.describe(),
+            'invalid_detections_dropped': str(self._output_check.dropped),
         }
         if warm is not None:
             out['warmup_first_run_ms'] = f'{warm.first_run_s * 1e3:.1f}'

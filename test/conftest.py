@@ -25,6 +25,14 @@ os.environ.setdefault(
 
 
 @pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """The constant-output detector most node tests run (node_fixtures.write_constant_model)."""
+    from node_fixtures import write_constant_model
+
+    return write_constant_model(tmp_path / 'const.onnx')
+
+
+@pytest.fixture
 def ros_graph() -> Iterator[RosGraph]:
     pytest.importorskip('rclpy')
     graph = RosGraph()

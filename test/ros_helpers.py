@@ -23,12 +23,20 @@ class RosGraph:
         self._thread.start()
 
     def _spin(self) -> None:
+        from rclpy.exceptions import InvalidHandle
         from rclpy.executors import ExternalShutdownException
 
-        try:
-            self.executor.spin()
-        except ExternalShutdownException:
-            pass
+        while True:
+            try:
+                self.executor.spin()
+                return
+            except InvalidHandle:
+                # A subscription destroyed by a callback (deactivate) while another thread built
+                # the wait set: rclpy lets its event handler's error escape; wait again (the node
+                # does the same in edge_infer_ros.ros.spin).
+                continue
+            except ExternalShutdownException:
+                return
 
     def add(self, node: Any) -> Any:
         self.executor.add_node(node)
@@ -57,7 +65,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float
 
 def call(client: Any, request: Any, timeout: float = 60.0) -> Any:
     """Call a service from a node spun by the background executor and wait for the answer."""
-    if not client.wait_for_service(timeout_sec=10.0):
+    # Generous: discovery of a new node's services can take many seconds on a loaded machine.
+    if not client.wait_for_service(timeout_sec=30.0):
         msg = f'service {client.srv_name!r} not available'
         raise TimeoutError(msg)
     future = client.call_async(request)
@@ -72,7 +81,12 @@ class LifecycleClient:
 
     def __init__(self, graph: RosGraph, target: str) -> None:
         from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
-        from rcl_interfaces.srv import GetParameters, SetParameters
+        from rcl_interfaces.srv import (
+            DescribeParameters,
+            GetParameters,
+            ListParameters,
+            SetParameters,
+        )
         from rclpy.node import Node
 
         self.node = graph.add(Node(f'client_{target.strip("/").replace("/", "_")}',
@@ -83,6 +97,9 @@ class LifecycleClient:
             GetAvailableTransitions, f'{target}/get_available_transitions')
         self._set = self.node.create_client(SetParameters, f'{target}/set_parameters')
         self._get = self.node.create_client(GetParameters, f'{target}/get_parameters')
+        self._list = self.node.create_client(ListParameters, f'{target}/list_parameters')
+        self._describe = self.node.create_client(DescribeParameters,
+                                                 f'{target}/describe_parameters')
 
     def transition(self, label: str, timeout: float = 120.0) -> bool:
         """Trigger ``configure``/``activate``/... ; True when the node reports success."""
@@ -132,3 +149,28 @@ class LifecycleClient:
         request = GetParameters.Request(names=list(names))
         values = call(self._get, request, timeout).values
         return {n: parameter_value_to_python(v) for n, v in zip(names, values, strict=True)}
+
+    def send_parameters(self, messages: list[Any], timeout: float = 10.0) -> list[Any]:
+        """One ``SetParameters`` request of ``rcl_interfaces/msg/Parameter`` messages as built.
+
+        This is what the ``ros2 param`` verbs send: ``set`` one message whose value comes from
+        ``rclpy.parameter.get_parameter_value(text)``, ``delete`` one of type NOT_SET, ``load``
+        every entry of ``parameter_dict_from_yaml_file`` in one request.
+        """
+        from rcl_interfaces.srv import SetParameters
+
+        return list(call(self._set, SetParameters.Request(parameters=messages), timeout).results)
+
+    def dump_parameters(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Every parameter and its value, listed and read as ``ros2 param dump`` does."""
+        from rcl_interfaces.srv import ListParameters
+
+        names = sorted(call(self._list, ListParameters.Request(), timeout).result.names)
+        return self.get_parameters(*names, timeout=timeout)
+
+    def describe(self, name: str, timeout: float = 10.0) -> Any:
+        """The ``ParameterDescriptor`` of ``name`` (``ros2 param describe``)."""
+        from rcl_interfaces.srv import DescribeParameters
+
+        request = DescribeParameters.Request(names=[name])
+        return call(self._describe, request, timeout).descriptors[0]

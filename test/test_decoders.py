@@ -345,3 +345,60 @@ def test_class_names_from_metadata_are_parsed_safely() -> None:
     assert resolve_class_names('', meta).to_list() == ['person', 'bicycle']
     assert resolve_class_names('', None) == ClassNames()
     assert resolve_class_names('', None).name(3) == '3'
+
+
+# --- a forced output_format on the wrong head (issue 13, item 4) ------------------------------
+
+COCO_NAMES = {'names': str({i: f'class{i}' for i in range(80)})}
+
+
+@pytest.mark.parametrize('fmt', ['yolov5', 'end2end', 'rtdetr_ultralytics'])
+@pytest.mark.parametrize('image', [[1, 3, 640, 640], ['batch', 3, 'height', 'width']],
+                         ids=['static', 'dynamic'])
+def test_a_layout_that_does_not_fit_fails_naming_those_that_do(fmt: str, image: list) -> None:
+    yolov8 = [('output0', [1, 84, 8400 if image[2] == 640 else 'anchors'])]
+    with pytest.raises(DecoderError, match=rf"output_format '{fmt}' does not fit this model: "
+                                           r"output 'output0' \[1, 84, .*formats that fit: "
+                                           r'yolov8 \(or auto\)'):
+        select_decoder(fmt, [('images', image)], yolov8, COCO_NAMES)
+
+
+@pytest.mark.parametrize(('fmt', 'output'), [
+    ('yolov8', [1, 8400, 84]), ('yolov5', [1, 25200, 85]), ('end2end', [1, 300, 6]),
+    ('end2end', [1, 300, 38]), ('rtdetr_ultralytics', [1, 300, 84]),
+    ('rtdetr_ultralytics', [1, 300, 6]),
+])
+def test_forced_layouts_that_fit_are_taken(fmt: str, output: list) -> None:
+    images = [('images', [1, 3, 640, 640])]
+    assert select_decoder(fmt, images, [('output0', output)], COCO_NAMES)[0].name == fmt
+    wrong = [f for f in ('yolov8', 'yolov5', 'end2end', 'rtdetr_ultralytics')
+             if f != fmt and (fmt, f) not in {('end2end', 'rtdetr_ultralytics'),
+                                              ('rtdetr_ultralytics', 'end2end')}]
+    for other in wrong:
+        with pytest.raises(DecoderError, match=f'formats that fit: .*{fmt}'):
+            select_decoder(other, images, [('output0', output)], COCO_NAMES)
+
+
+def test_impossible_scores_and_classes_are_dropped_and_counted(tmp_path) -> None:
+    from edge_infer_ros.parameters import pipeline_config_from_params
+    from edge_infer_ros.pipeline import DetectionPipeline
+
+    rows = np.zeros((1, 5, 6), np.float32)
+    rows[0, :, :4] = [10, 10, 40, 40]
+    rows[0, :, 4:] = [[0.9, 0], [2735.0, 1], [0.8, 9], [0.7, -1], [0.6, 2]]  # 3 names
+    names = {'names': "{0: 'a', 1: 'b', 2: 'c'}"}
+    (tmp_path / 'm.onnx').write_bytes(
+        constant_model({'output0': rows}, input_shape=(1, 3, 64, 64), metadata=names))
+    config = pipeline_config_from_params({
+        'model_path': str(tmp_path / 'm.onnx'), 'providers': ['cpu'], 'precision': 'fp32',
+        'output_format': 'end2end', 'warmup_iterations': 0, 'engine_cache_path': str(tmp_path)})
+    warnings: list[str] = []
+    pipe = DetectionPipeline(config, log=lambda _: None, warn=warnings.append)
+    try:
+        dets, _ = pipe.process_image(np.zeros((64, 64, 3), np.uint8))
+        assert dets.class_ids.tolist() == [0, 2] and dets.scores.max() <= 1.0
+        dets, _ = pipe.process_image(np.zeros((64, 64, 3), np.uint8))
+        assert pipe.report()['invalid_detections_dropped'] == '6'
+        assert len([w for w in warnings if 'invalid_detections_dropped' in w]) == 1
+    finally:
+        pipe.close()

@@ -129,3 +129,16 @@ def test_identical_sources_agree_fully() -> None:
     a = {(f.stamp_ns, ''): f.truth for f in random_frames(4)}
     cmp = compare_sources(a, a)
     assert cmp.agreement == 1.0 and cmp.frame_agreement == 1.0 and not cmp.disagreements
+
+
+def test_coco_caps_detections_at_100_per_image_like_pycocotools() -> None:
+    """150 exact detections of 150 objects: only the best 100 count (pycocotools: 0.663)."""
+    grid = np.array([[x * 10, y * 10, x * 10 + 8, y * 10 + 8]
+                     for y in range(10) for x in range(15)], np.float32)
+    truth = Detections(grid, np.ones(150), np.zeros(150))
+    dets = Detections(grid, np.linspace(1.0, 0.5, 150), np.zeros(150))
+    result = coco_map([EvalImage(160, 110, truth, dets)], ClassIndex(LABELS))
+    assert result.map50 == pytest.approx(67 / 101, abs=1e-3)  # recall 2/3: 67 of 101 points
+    assert result.map50_95 == pytest.approx(67 / 101, abs=1e-3)
+    assert result.images_over_cap == 1
+    assert result.as_dict()['images_over_detection_cap'] == 1

@@ -237,8 +237,13 @@ def test_grey_alpha_and_16bit_compressed() -> None:
     ('16UC1; compressedDepth png', b'\x00' * 20, 'compressedDepth transport\\) is not supported'),
     ('h264', b'\x00' * 20, "names codec 'h264', which is not one of bmp"),
     ('jpeg', b'', "field data is empty \\(format 'jpeg'\\)"),
-    ('jpeg', b'\xff\xd8\xff\x00garbage', 'data of 11 bytes .* cannot be decoded'),
-    ('png', b'not an image at all', 'data of 19 bytes .* cannot be decoded'),
+    ('jpeg', b'\xff\xd8\xff\x00garbage', 'data of 11 bytes cannot be decoded: its jpeg header '
+                                         'declares no image size'),
+    ('png', b'not an image at all', "data of 19 bytes .* starts with b'not an i', not the bytes "
+                                    'of a jpeg or png image'),
+    ('png', b'\x89PNG\r\n\x1a\n' + bytes(40), 'data of 48 bytes cannot be decoded: its png'),
+    ('jpeg', b'\xff\xd8\xff\xe0\x00\x10JFIF' + bytes(30), 'its jpeg header declares no image'),
+    ('x' * 10_000, b'\xff\xd8', r"format 'xxxx+\.\.\. \(10002 characters\) names codec"),
     (7, b'x', 'format must be a string, got 7'),
 ])
 def test_compressed_errors(fmt, data: bytes, match: str) -> None:

@@ -8,46 +8,18 @@ from typing import Any
 from node_fixtures import (
     SCORES,
     collecting,
-    detector_params,
     expected_boxes,
     image_msg,
-    write_constant_model,
+    publish_until,
+    publisher,
+    start_detector,
     write_slow_model,
 )
 import numpy as np
 import pytest
-from ros_helpers import LifecycleClient, wait_for
+from ros_helpers import wait_for
 
 pytestmark = pytest.mark.ros
-
-
-@pytest.fixture
-def model(tmp_path):
-    return write_constant_model(tmp_path / 'const.onnx')
-
-
-def start_detector(ros_graph, tmp_path, model, name='detector', **params: Any):
-    from edge_infer_ros.ros.node import DetectorNode
-
-    node = DetectorNode(name, context=ros_graph.context,
-                        parameter_overrides=detector_params(model, tmp_path / 'cache', **params))
-    ros_graph.add(node)
-    return node, LifecycleClient(ros_graph, f'/{name}')
-
-
-def publisher(ros_graph, topic='image_raw', msg_type=None, reliable=True):
-    from rclpy.node import Node
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from sensor_msgs.msg import Image
-
-    node = ros_graph.add(Node(f'pub_{topic.replace("/", "_")}', context=ros_graph.context))
-    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE if reliable
-                     else ReliabilityPolicy.BEST_EFFORT)
-    return node.create_publisher(msg_type or Image, topic, qos)
-
-
-def publish_until(pub, msg, received: list, count: int = 1, timeout: float = 15.0) -> bool:
-    return wait_for(lambda: (pub.publish(msg), len(received) >= count)[1], timeout, period=0.1)
 
 
 def test_configure_activate_detect_deactivate(ros_graph, tmp_path, model) -> None:

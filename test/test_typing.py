@@ -13,8 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The modules that must type-check without ROS. The ROS layer (ros/ but dds.py) and the demo
-# node and driver (demo/synthetic_camera.py, demo/run.py) are not listed.
+# The modules that must type-check without ROS. The ROS layer (ros/ but dds.py and
+# log_throttle.py) and the demo node and driver (demo/synthetic_camera.py, demo/run.py) are not
+# listed.
 CORE = [
     'edge_infer_ros/__init__.py',
     'edge_infer_ros/config.py',
@@ -32,6 +33,7 @@ CORE = [
     'edge_infer_ros/demo/scene.py',
     'edge_infer_ros/demo/motion.py',
     'edge_infer_ros/ros/dds.py',
+    'edge_infer_ros/ros/log_throttle.py',
 ]
 
 

@@ -33,6 +33,7 @@ from edge_infer_ros.errors import ConfigError, DecoderError
 __all__ = ['select_decoder']
 
 _MAX_QUERIES = 1000  # NMS-free heads emit at most this many rows (300 in practice).
+_MAX_ROW_VALUES = 64  # x1 y1 x2 y2 score class + masks (32) or keypoints (51) at most.
 _SINGLE: dict[str, Callable[[int, int | None], Decoder]] = {
     'yolov8': YoloV8Decoder,
     'yolov5': YoloV5Decoder,
@@ -198,6 +199,10 @@ def select_decoder(
     if output_format in _SINGLE:
         if main is None:
             raise _unknown(outs, f'{output_format} needs a 3-D output')
+        misfit = _misfit(output_format, outs[main][1], ins, num_classes)
+        if misfit:
+            raise _wrong_format(output_format, outs[main], misfit,
+                                _fitting(ins, outs, main, num_classes))
         layout = False
         if output_format == 'yolov8':
             _, a, c = outs[main][1]
@@ -220,6 +225,66 @@ def select_decoder(
     if not fmt:
         raise _unknown(outs, why)
     return _build(fmt, main, num_classes, channels_last), f'output {outs[main][0]!r}: {why}'
+
+
+def _misfit(fmt: str, dims: Dims, inputs: Sequence[TensorInfo], num_classes: int | None) -> str:
+    """Why a 3-D output of shape ``dims`` cannot be read as ``fmt`` ('' when it can).
+
+    Forcing a layout on the wrong head reads box coordinates as scores (up to thousands) and
+    scores as class ids, so a forced ``output_format`` is checked against the shape first: the
+    anchor counts the input size implies tell dense heads from query heads, the class count from
+    the metadata tells how many values a row holds.
+    """
+    _, a, c = dims
+    nc = num_classes or 1
+    anchors = _anchor_counts(*_image_size(inputs))
+    dense_rows = anchors | {3 * n for n in anchors}
+    if fmt == 'yolov8':
+        if a is not None and c is not None and a > c:  # channels-last [B, N, 4 + nc]
+            if (a not in anchors) if anchors else a <= _MAX_QUERIES:
+                return f'{a!r} rows are not the anchors of a YOLOv8 head at this input size'
+            return '' if c >= 4 + nc else f'rows of 4 + nc need {4 + nc} values'
+        return '' if a is None or a >= 4 + nc else f'[B, 4 + nc, N] needs {4 + nc} channels'
+    if c is None:
+        return 'the values per row are not fixed'
+    if c in anchors:
+        return f'{c!r} is the anchor count of a channels-first dense head [B, 4 + nc, N]'
+    if fmt == 'yolov5':
+        if a is not None and ((a not in {3 * n for n in anchors}) if anchors
+                              else a <= _MAX_QUERIES):
+            return f'{a!r} rows are not 3 anchors a cell of a YOLOv5 head at this input size'
+        return '' if c >= 5 + nc else f'rows of 5 + nc need {5 + nc} values'
+    if a is not None and (a > _MAX_QUERIES or a in dense_rows):
+        return f'{a!r} rows are the candidates of a dense head, not queries'
+    if fmt == 'end2end':
+        if c < 6:
+            return 'rows of x1 y1 x2 y2 score class need 6 values'
+        if num_classes is not None and c == 4 + num_classes != 6:
+            return f'{c!r} values a row are 4 box values + {num_classes!r} class scores'
+        return '' if c <= _MAX_ROW_VALUES or (a is not None and c <= a) else (
+            f'{c!r} values a row are more than an end-to-end head emits')
+    if num_classes is not None:
+        return '' if c in (6, 4 + num_classes) else (
+            f'rows need 6 or 4 + {num_classes!r} values, not {c!r}')
+    if a is not None and c > a:
+        return 'the larger dimension comes first, as in a channels-first dense head'
+    return '' if c >= 5 else 'rows need 4 box values and class scores'
+
+
+def _fitting(inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo], main: int,
+             num_classes: int | None) -> list[str]:
+    """The formats whose layout this model's outputs fit."""
+    named = [f for f, roles in _NAMED_ROLES.items() if assign_roles(outputs, roles) is not None]
+    dense = [f for f in _SINGLE if not _misfit(f, outputs[main][1], inputs, num_classes)]
+    return dense + named
+
+
+def _wrong_format(fmt: str, output: TensorInfo, why: str, fitting: Sequence[str]) -> DecoderError:
+    fits = f'formats that fit: {", ".join(fitting)} (or auto)' if fitting else (
+        'no format fits it')
+    msg = (f'output_format {fmt!r} does not fit this model: output {_fmt([output])} '
+           f'({why}); {fits}.')
+    return DecoderError(msg)
 
 
 def _build(fmt: str, index: int, num_classes: int | None, channels_last: bool) -> Decoder:

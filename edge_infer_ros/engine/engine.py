@@ -31,7 +31,7 @@ from edge_infer_ros.engine.session import (
 )
 from edge_infer_ros.engine.trt_options import check_trt_options
 from edge_infer_ros.engine.warmup import WarmupReport, fill_realistic, warm_up
-from edge_infer_ros.errors import EngineError
+from edge_infer_ros.errors import ConfigError, EngineError, shown
 
 __all__ = ['Engine', 'EngineStatus', 'LOGGER_NAME', 'TensorSpec', 'cache_key', 'create_engine']
 
@@ -291,6 +291,7 @@ def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
     folder = plan.cache_root / plan.key
     if not plan.wants_tensorrt:
         return _build(plan, None, Workspace(0, 'not used'), log)
+    _make_cache_folder(folder, config)
     with cache.folder_lock(folder, on_wait=_LOG.info):
         state = cache.prepare_cache_dir(plan.cache_root, plan.key)
         if state.manifest is None and state.reason != 'no manifest':
@@ -330,6 +331,25 @@ def _check_preprocess_guess(
         _warn(log, f'preprocessing stays on the host ({why})')
         plan = replace(plan, preprocess_reason=why)
     return plan, outcome
+
+
+def _make_cache_folder(folder: Path, config: EngineConfig) -> None:
+    """Create the engine folder, or say which parameter to fix (not a bare ``OSError``).
+
+    The folder's engine files are deleted when no manifest vouches for them, so an input (the
+    model) kept inside it is refused rather than put at risk.
+    """
+    if folder.resolve() in Path(config.model_path).resolve().parents:
+        msg = (f'model_path {config.model_path!r} lies in the engine folder {str(folder)!r}, '
+               'whose untrusted files are deleted; move the model out of engine_cache_path')
+        raise ConfigError(msg)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        msg = (f'parameter engine_cache_path is {shown(config.engine_cache_path)}, where the '
+               f'engine folder {str(folder)!r} cannot be created ({err.strerror or err}); point '
+               'it at a writable folder')
+        raise ConfigError(msg) from err
 
 
 def _build(

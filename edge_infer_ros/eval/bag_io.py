@@ -28,6 +28,7 @@ from rosbags.typesys.store import Typestore
 
 from edge_infer_ros.errors import BagError
 from edge_infer_ros.eval.bag_types import typestore
+from edge_infer_ros.tools.outputs import MARKER, mark
 
 __all__ = [
     'BagReader',
@@ -232,15 +233,22 @@ class BagReader:
 
 
 class BagWriter:
-    """A new rosbag2 (mcap or sqlite3) that topics are added to as messages arrive."""
+    """A new rosbag2 (mcap or sqlite3) that topics are added to as messages arrive.
 
-    def __init__(self, path: str | os.PathLike[str], storage: str = 'mcap') -> None:
+    The bag folder carries the offline tools' output marker (``tools.outputs``): ``partial``
+    from the start, ``complete`` once :meth:`mark_complete` is called after a full run, so an
+    interrupted run's bag is readable and says it is partial.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], storage: str = 'mcap',
+                 tool: str = 'evaluate_bag') -> None:
         """Prepare the bag at ``path``, which must not exist yet.
 
         Raises:
             BagError: unknown storage or the path exists.
         """
         self.path = Path(path)
+        self.tool = tool
         if storage not in STORAGES:
             msg = f'storage {storage!r} is not one of {list(STORAGES)!r}'
             raise BagError(msg)
@@ -254,6 +262,7 @@ class BagWriter:
         self.count = 0
         try:
             self._writer.open()
+            mark(self.path, tool, 'partial')
         except Exception as err:  # noqa: BLE001 - rosbags and OS errors
             msg = f'cannot create output bag {str(self.path)!r}: {err}'
             raise BagError(msg) from err
@@ -271,10 +280,16 @@ class BagWriter:
         self.count += 1
 
     def close(self) -> None:
-        """Finish the bag (writes metadata.yaml); idempotent."""
+        """Finish the bag (writes metadata.yaml); idempotent. It stays marked partial."""
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
+
+    def mark_complete(self) -> None:
+        """Close the bag and mark it as the output of a run that went to the end."""
+        self.close()
+        files = [p.name for p in self.path.iterdir() if p.name != MARKER]
+        mark(self.path, self.tool, 'complete', files)
 
     def __enter__(self) -> BagWriter:
         return self

@@ -26,6 +26,7 @@ import contextlib
 from dataclasses import replace
 import datetime
 import json
+import os
 from pathlib import Path
 import sys
 import tempfile
@@ -49,6 +50,7 @@ from edge_infer_ros.eval.bag_io import IMAGE_TYPES, BagReader
 from edge_infer_ros.parameters import pipeline_config_from_params
 from edge_infer_ros.pipeline import DecodedImage, DetectionPipeline
 from edge_infer_ros.tools.cli_params import add_params_arguments, load_params
+from edge_infer_ros.tools.outputs import claim, mark
 
 __all__ = ['TABLE_NAME', 'main', 'sample_indices']
 
@@ -170,9 +172,12 @@ def _cpu_config(config: PipelineConfig) -> PipelineConfig:
 def calibrate(
     config: PipelineConfig, sources: Sequence[str], *, topics: Sequence[str] = (),
     frames: int = 200, sampling: str = 'even', seed: int = 0, method: str = 'entropy',
-    percentile: float = 99.999, output: str = '',
+    percentile: float = 99.999, output: str = '', overwrite: bool = False,
 ) -> dict[str, Any]:
     """Write the calibration table; return what was done (paths, counts, cache key).
+
+    The output folder follows the offline tools' rules (``tools.outputs``): never an input, an
+    earlier table replaced only with ``overwrite`` and only when calibrate_int8 wrote it.
 
     Raises:
         CalibrationError: Q/DQ model, no usable frames, or the calibrator failed.
@@ -192,7 +197,11 @@ def calibrate(
     folder = Path(output) if output else (
         Path(config.engine.engine_cache_path).expanduser() / 'calibration'
         / f'{Path(model).stem}-{sha[:12]}-{method}')
+    folder = claim(folder, PROG, [*sources, model], overwrite=overwrite,
+                   option='--output').apply()
     folder.mkdir(parents=True, exist_ok=True)
+    mark(folder, PROG, 'partial')
+    before = set(os.listdir(folder))
     problems: Counter[str] = Counter()
     pipeline = DetectionPipeline(_cpu_config(config), log=lambda _: None)
     try:
@@ -230,6 +239,7 @@ def calibrate(
     }
     (folder / 'calibration_info.json').write_text(json.dumps(summary, indent=2) + '\n',
                                                   encoding='utf-8')
+    mark(folder, PROG, 'complete', sorted(set(os.listdir(folder)) - before))
     return summary
 
 
@@ -251,6 +261,8 @@ def _parser() -> argparse.ArgumentParser:
                    help='percentile of --method percentile (default 99.999)')
     p.add_argument('--output', default='', help='folder for the table (default: '
                    '<engine_cache_path>/calibration/<model>-<sha>-<method>)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace the table of an earlier calibrate_int8 run in that folder')
     return p
 
 
@@ -264,7 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = pipeline_config_from_params(load_params(args))
         done = calibrate(config, args.sources, topics=args.image_topic, frames=args.frames,
                          sampling=args.sampling, seed=args.seed, method=args.method,
-                         percentile=args.percentile, output=args.output)
+                         percentile=args.percentile, output=args.output,
+                         overwrite=args.overwrite)
     except EdgeInferError as err:
         print(f'{PROG}: error: {err}', file=sys.stderr)
         return 1

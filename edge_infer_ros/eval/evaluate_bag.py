@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Sequence
 import logging
 from pathlib import Path
-import shutil
 import sys
 import time
 from typing import Any
@@ -39,6 +38,7 @@ from edge_infer_ros.eval.metrics import (
 from edge_infer_ros.eval.report import write_report
 from edge_infer_ros.eval.run import BagJob, BagResult, Frame, evaluate_bags, read_detections
 from edge_infer_ros.tools.cli_params import add_params_arguments, load_params
+from edge_infer_ros.tools.outputs import Claim, claim, mark
 
 __all__ = ['main']
 
@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--storage', choices=sorted(STORAGES), default='mcap',
                    help='output bag storage (default mcap)')
     p.add_argument('--overwrite', action='store_true',
-                   help='replace output bags an earlier run left in the report folder')
+                   help='replace the report and output bags of an earlier evaluate_bag run '
+                        '(only what it wrote; inputs and other folders are never touched)')
     p.add_argument('--workers', type=int, default=1,
                    help='processes for several bags, one pipeline each (default 1)')
     p.add_argument('--max-frames', type=int, default=0, help='stop each bag after N images')
@@ -77,9 +78,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _output_paths(args: argparse.Namespace) -> list[str]:
+def _inputs(args: argparse.Namespace, params: dict[str, Any]) -> list[str]:
+    """Every path the run reads: no output may be, hold or lie inside one of them."""
+    named = [*args.bags, *(args.compare or []), args.gt_json, args.params_file,
+             params.get('model_path'), params.get('labels_path')]
+    if args.compare_with and Path(args.compare_with).exists():
+        named.append(args.compare_with)
+    return [str(p) for p in named if p]
+
+
+def _claim_outputs(args: argparse.Namespace, inputs: list[str],
+                   bags: bool = True) -> tuple[Path, list[str]]:
+    """The report folder and output bags, all checked before any is cleared or created.
+
+    Returns:
+        The report folder (created, marked as this run's partial output) and the output bag
+        paths ('' for none).
+    """
+    report = claim(args.report, PROG, inputs, overwrite=args.overwrite, option='--report')
+    outputs = _output_paths(args, inputs) if bags else []
+    for item in (report, *outputs):
+        if item is not None:
+            item.apply()
+    report.path.mkdir(parents=True, exist_ok=True)
+    mark(report.path, PROG, 'partial')
+    return report.path, [str(o.path) if o is not None else '' for o in outputs]
+
+
+def _output_paths(args: argparse.Namespace, inputs: list[str]) -> list[Claim | None]:
     if args.no_output_bag:
-        return [''] * len(args.bags)
+        return [None] * len(args.bags)
     if args.output_bag:
         if len(args.bags) != 1:
             raise ConfigError('--output-bag names one bag; with several inputs leave it out')
@@ -92,13 +120,30 @@ def _output_paths(args: argparse.Namespace) -> list[str]:
             names[stem] += 1
             suffix = f'_{names[stem]}' if names[stem] > 1 else ''
             paths.append(Path(args.report) / 'bags' / f'{stem}{suffix}')
-    for path in paths:
-        if path.exists() and args.overwrite and (path / 'metadata.yaml').is_file():
-            shutil.rmtree(path)
-        elif path.exists():
-            msg = f'output bag {str(path)!r} exists; choose another --report or pass --overwrite'
-            raise BagError(msg)
-    return [str(p) for p in paths]
+    option = '--output-bag' if args.output_bag else 'output bag'
+    return [claim(path, PROG, inputs, overwrite=args.overwrite, option=option, whole=True)
+            for path in paths]
+
+
+def _in_report(report: Path, paths: Sequence[str]) -> list[str]:
+    """``paths`` that lie in ``report``, relative to it (what its marker lists)."""
+    root = report.resolve()
+    return [str(Path(p).resolve().relative_to(root)) for p in paths
+            if p and root in Path(p).resolve().parents]
+
+
+def _mark_interrupted(report: Path, outputs: Sequence[str]) -> None:
+    """Leave a report folder that says the run stopped early and which bags are partial."""
+    partial = [p for p in outputs if p and Path(p).exists()]
+    lines = ['# Offline evaluation (interrupted)', '',
+             'The run was interrupted before it finished; no metrics were computed.']
+    if partial:
+        lines += ['', 'Partial output bags (readable, marked partial):', '',
+                  *[f'- `{p}`' for p in partial]]
+    (report / 'summary.md').write_text('\n'.join(lines) + '\n', encoding='utf-8')
+    mark(report, PROG, 'partial', ['summary.md', *_in_report(report, partial)])
+    for path in partial:
+        print(f'{PROG}: partial output bag kept: {path}', file=sys.stderr)
 
 
 def _image_count(bags: Sequence[str], topics: Sequence[str], max_frames: int) -> int:
@@ -202,9 +247,11 @@ def _run_compare(args: argparse.Namespace) -> int:
     index = ClassIndex()
     problems: list[str] = []
     path_a, path_b = args.compare
+    report, _ = _claim_outputs(args, _inputs(args, {}), bags=False)
     cmp = _compare_bags(path_a, path_b, index, args.iou_threshold, problems)
     metrics = {'comparisons': [cmp.as_dict(index.name)], 'problems': problems}
-    files = write_report(args.report, metrics, comparisons=[cmp], class_name=index.name)
+    files = write_report(report, metrics, comparisons=[cmp], class_name=index.name)
+    mark(report, PROG, 'complete', list(files))
     print(f'{PROG}: agreement {cmp.agreement:.3f} over {cmp.frames} frames, '
           f'{len(cmp.disagreements)} disagree; report {files["summary.md"]}')
     return 0
@@ -220,14 +267,19 @@ def _run(args: argparse.Namespace) -> int:
     recorded = ''
     if args.compare_with and not Path(args.compare_with).exists():
         recorded = args.compare_with
+    report, outputs = _claim_outputs(args, _inputs(args, params))
     jobs = [BagJob(bag, out, args.storage, tuple(args.image_topic), tuple(args.gt_topic),
                    recorded, args.max_frames)
-            for bag, out in zip(args.bags, _output_paths(args), strict=True)]
+            for bag, out in zip(args.bags, outputs, strict=True)]
     total = _image_count(args.bags, args.image_topic, args.max_frames)
     started = time.perf_counter()
-    with tqdm(total=total, unit='frame', disable=args.no_progress, desc=PROG) as bar:
-        results, pipeline, labels = evaluate_bags(params, jobs, args.workers, bar.update,
-                                                  log=tqdm.write)
+    try:
+        with tqdm(total=total, unit='frame', disable=args.no_progress, desc=PROG) as bar:
+            results, pipeline, labels = evaluate_bags(params, jobs, args.workers, bar.update,
+                                                      log=tqdm.write)
+    except KeyboardInterrupt:
+        _mark_interrupted(report, outputs)
+        raise
     elapsed = time.perf_counter() - started
     ok = [r for r in results if not r.error]
     index = ClassIndex(labels)
@@ -256,8 +308,9 @@ def _run(args: argparse.Namespace) -> int:
         'comparisons': [cmp.as_dict(index.name)] if cmp else [],
         'problems': problems,
     }
-    files = write_report(args.report, metrics, latency=samples, coco=coco,
+    files = write_report(report, metrics, latency=samples, coco=coco,
                          comparisons=[cmp] if cmp else [], class_name=index.name)
+    mark(report, PROG, 'complete', [*files, *_in_report(report, [r.output for r in results])])
     skipped = sum(sum(v for k, v in r.counts.items() if k in (
         'undeserialisable', 'undecodable', 'inference_errors')) for r in ok)
     print(f'{PROG}: {len(frames)} frames from {len(ok)} of {len(results)} bags, '

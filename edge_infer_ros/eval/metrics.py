@@ -21,10 +21,19 @@ from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.eval.messages import ClassIndex
 from edge_infer_ros.stats import STAGES
 
-__all__ = ['CocoResult', 'EvalImage', 'class_counts', 'coco_map', 'latency_summary']
+__all__ = [
+    'COCO_MAX_DETECTIONS',
+    'CocoResult',
+    'EvalImage',
+    'class_counts',
+    'coco_map',
+    'latency_summary',
+]
 
 LATENCY_STAGES = (*STAGES[:4], 'total')
 _PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+COCO_MAX_DETECTIONS = 100
+"""COCO's per-image cap on scored detections: above it, numbers stop being comparable."""
 
 
 def latency_summary(
@@ -82,6 +91,7 @@ class CocoResult:
 
     ``per_class`` maps a class name to ``ap50``, ``ap50_95``, ``ground_truth`` and
     ``detections`` counts; ``pr_curves`` maps it to (recall, precision) at IoU 0.5.
+    ``images_over_cap`` counts images whose detections beyond COCO's 100 were not scored.
     """
 
     images: int
@@ -89,11 +99,12 @@ class CocoResult:
     map50_95: float | None
     per_class: dict[str, dict[str, Any]] = field(default_factory=dict)
     pr_curves: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
+    images_over_cap: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (curves excluded: they are plotted)."""
         return {'images': self.images, 'map50': self.map50, 'map50_95': self.map50_95,
-                'per_class': self.per_class}
+                'per_class': self.per_class, 'images_over_detection_cap': self.images_over_cap}
 
 
 def _xywh(boxes: NDArray[Any]) -> NDArray[np.float64]:
@@ -131,7 +142,10 @@ def _mean_valid(values: NDArray[np.floating[Any]]) -> float | None:
 
 
 def coco_map(images: list[EvalImage], index: ClassIndex) -> CocoResult:
-    """COCO mAP@0.5 and mAP@0.5:0.95, overall and per class, over ``images``."""
+    """COCO mAP@0.5 and mAP@0.5:0.95, overall and per class, over ``images``.
+
+    Scored as published COCO numbers are: at most the 100 best detections of each image.
+    """
     class_ids = sorted({int(c) for item in images
                         for c in (*item.ground_truth.class_ids, *item.detections.class_ids)})
     if not images or not class_ids:
@@ -141,8 +155,7 @@ def coco_map(images: list[EvalImage], index: ClassIndex) -> CocoResult:
     coco_gt = COCO(dataset)
     coco_dt = coco_gt.loadRes(results) if results else COCO()
     evaluator = COCOeval_faster(coco_gt, coco_dt, 'bbox', print_function=lambda *_: None)
-    most = max(len(item.detections) for item in images)
-    evaluator.params.maxDets = [1, 10, max(100, most)]
+    evaluator.params.maxDets = [1, 10, COCO_MAX_DETECTIONS]
     evaluator.evaluate()
     evaluator.accumulate()
     evaluator.summarize()
@@ -168,4 +181,5 @@ def coco_map(images: list[EvalImage], index: ClassIndex) -> CocoResult:
         value = float(stats[key])
         return None if value < 0 else value
 
-    return CocoResult(len(images), stat('AP_50'), stat('AP_all'), per_class, curves)
+    over_cap = sum(len(item.detections) > COCO_MAX_DETECTIONS for item in images)
+    return CocoResult(len(images), stat('AP_50'), stat('AP_all'), per_class, curves, over_cap)

@@ -135,24 +135,17 @@ def _summary(metrics: Mapping[str, Any], files: Mapping[str, str]) -> str:
         lines += ['', '## Accuracy (COCO bbox)', '',
                   f"mAP@0.5 **{_fmt(acc['map50'])}**, mAP@0.5:0.95 **{_fmt(acc['map50_95'])}** "
                   f"over {acc['images']} annotated frames "
-                  f"({acc.get('frames_without_ground_truth', 0)} frames had no ground truth).",
+                  f"({acc.get('frames_without_ground_truth', 0)} frames had no ground truth"
+                  + (f"; {acc['images_over_detection_cap']} frames had more than COCO's 100 "
+                     'detections, only their best 100 were scored'
+                     if acc.get('images_over_detection_cap') else '') + ').',
                   '', '| class | AP50 | AP50:95 | ground truth | detections |',
                   '|---|---|---|---|---|']
         ranked = sorted(acc['per_class'].items(), key=lambda kv: -kv[1]['ground_truth'])
         for name, c in ranked[:_MAX_ROWS]:
             lines.append(f"| {name} | {_fmt(c['ap50'])} | {_fmt(c['ap50_95'])} | "
                          f"{c['ground_truth']} | {c['detections']} |")
-    ident = metrics.get('identity')
-    if ident:
-        lines += ['', '## Tracking (identity)', '',
-                  f"IDF1 **{_fmt(ident['idf1'])}**, ID switches **{ident['id_switches']}**, "
-                  f"MOTA **{_fmt(ident['mota'])}** (IDP {_fmt(ident['idp'])}, IDR "
-                  f"{_fmt(ident['idr'])}) over {ident['objects']} ground-truth objects in "
-                  f"{ident['frames']} frames of {len(ident['sequences'])} sequence(s): "
-                  f"{ident['false_positives']} false, {ident['misses']} missed, "
-                  f"{ident['mostly_tracked']} mostly tracked, {ident['mostly_lost']} mostly lost, "
-                  f"{ident['fragmentations']} fragmentations (motmetrics; same class, IoU >= 0.5; "
-                  'detections without a track ID left out).']
+    lines += _identity_lines(metrics.get('identity'))
     for cmp in metrics.get('comparisons', []):
         lines += ['', f"## {cmp['name_b']} vs {cmp['name_a']}", '',
                   f"Agreement **{cmp['agreement']:.3f}** (same class, IoU >= "
@@ -170,6 +163,21 @@ def _summary(metrics: Mapping[str, Any], files: Mapping[str, str]) -> str:
     if files:
         lines += ['', '## Files', ''] + [f'- [{name}]({name})' for name in sorted(files)]
     return '\n'.join(lines) + '\n'
+
+
+def _identity_lines(ident: dict[str, Any] | None) -> list[str]:
+    """The tracking section of summary.md (nothing without a tracker and ground-truth IDs)."""
+    if not ident:
+        return []
+    figures = (f"IDF1 **{_fmt(ident['idf1'])}**, ID switches **{ident['id_switches']}**, "
+               f"MOTA **{_fmt(ident['mota'])}** (IDP {_fmt(ident['idp'])}, IDR "
+               f"{_fmt(ident['idr'])})")
+    return ['', '## Tracking (identity)', '',
+            f"{figures} over {ident['objects']} ground-truth objects in {ident['frames']} "
+            f"frames of {len(ident['sequences'])} sequence(s): {ident['false_positives']} false, "
+            f"{ident['misses']} missed, {ident['mostly_tracked']} mostly tracked, "
+            f"{ident['mostly_lost']} mostly lost, {ident['fragmentations']} fragmentations "
+            '(motmetrics; same class, IoU >= 0.5; detections without a track ID left out).']
 
 
 def write_report(

@@ -212,6 +212,8 @@ def process_bag(
         finally:
             if writer is not None:
                 writer.close()
+        if writer is not None:
+            writer.mark_complete()
         result.wall_seconds = time.perf_counter() - start
         if reader.read_error:
             result.problem('read_errors', reader.read_error)

@@ -12,7 +12,7 @@ Every malformed field raises :class:`ImageDecodeError` naming the field and its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from edge_infer_ros.errors import ImageDecodeError
+from edge_infer_ros.errors import ImageDecodeError, shown
+from edge_infer_ros.imaging.image_header import DEFAULT_CODECS, declared_size, sniff_codec
 
 __all__ = [
     'DEFAULT_MAX_PIXELS',
@@ -92,12 +93,12 @@ _CHANNEL_ORDERS = ('rgb', 'bgr')
 
 def _layout(encoding: Any) -> _Layout:
     if not isinstance(encoding, str):
-        msg = f'Image field encoding must be a string, got {encoding!r}.'
+        msg = f'Image field encoding must be a string, got {shown(encoding)}.'
         raise ImageDecodeError(msg)
     layout = _LAYOUTS.get(encoding.strip().lower())
     if layout is None:
         msg = (
-            f'Image field encoding {encoding!r} is not supported; use one of '
+            f'Image field encoding {shown(encoding)} is not supported; use one of '
             f'{", ".join(SUPPORTED_ENCODINGS)}.'
         )
         raise ImageDecodeError(msg)
@@ -112,7 +113,7 @@ def _check_order(channel_order: str) -> None:
 
 def _check_int(name: str, value: Any) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        msg = f'Image field {name} must be an integer, got {value!r}.'
+        msg = f'Image field {name} must be an integer, got {shown(value)}.'
         raise ImageDecodeError(msg)
     return int(value)
 
@@ -152,7 +153,7 @@ def _big_endian(value: Any) -> bool:
         isinstance(value, (int, np.integer)) and int(value) in (0, 1)
     ):
         return bool(value)
-    msg = f'Image field is_bigendian must be 0, 1, True or False, got {value!r}.'
+    msg = f'Image field is_bigendian must be 0, 1, True or False, got {shown(value)}.'
     raise ImageDecodeError(msg)
 
 
@@ -176,13 +177,13 @@ def _view(
         ('height', height, layout.planar420),
     ):
         if needed and value % 2:
-            msg = f'Image field {name} must be even for encoding {encoding!r}, got {value!r}.'
+            msg = f'Image field {name} must be even for encoding {shown(encoding)}, got {value!r}.'
             raise ImageDecodeError(msg)
     row_bytes = width * layout.channels * layout.depth
     if step < row_bytes:
         msg = (
             f'Image field step {step!r} is smaller than one row of {width!r} pixels of '
-            f'{encoding!r} ({row_bytes!r} bytes).'
+            f'{shown(encoding)} ({row_bytes!r} bytes).'
         )
         raise ImageDecodeError(msg)
     rows = height * 3 // 2 if layout.planar420 else height
@@ -190,7 +191,7 @@ def _view(
     if buf.size != step * rows:
         msg = (
             f'Image field data has {buf.size!r} bytes but step * rows is {step * rows!r} '
-            f'(step {step!r}, height {height!r}, encoding {encoding!r}).'
+            f'(step {step!r}, height {height!r}, encoding {shown(encoding)}).'
         )
         raise ImageDecodeError(msg)
     dtype = np.dtype(np.uint8) if layout.depth == 1 else np.dtype('>u2' if big else '<u2')
@@ -278,10 +279,9 @@ def preferred_channel_order(encoding: str, model_order: str) -> str:
 
 # --- CompressedImage -------------------------------------------------------------------------
 
-_CODECS = frozenset({
+_FORMAT_CODECS = frozenset({
     'jpeg', 'jpg', 'png', 'tiff', 'tif', 'bmp', 'webp', 'jp2', 'pgm', 'ppm', 'pbm', 'pnm',
 })
-_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def _codec(fmt: str) -> str:
@@ -295,51 +295,63 @@ def _codec(fmt: str) -> str:
     return words[0] if words else ''
 
 
-def _header_size(buf: NDArray[Any]) -> tuple[int, int] | None:
-    """Read (width, height) from a PNG or JPEG header, so huge images are refused undecoded."""
-    head = buf[:24].tobytes()
-    if head.startswith(b'\x89PNG\r\n\x1a\n') and len(head) >= 24:
-        return int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big')
-    if not head.startswith(b'\xff\xd8'):
-        return None
-    pos, size = 2, buf.size
-    while pos + 9 <= size:  # One iteration per JPEG segment, not per pixel.
-        if buf[pos] != 0xFF:
-            return None
-        marker = int(buf[pos + 1])
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if marker in _SOF_MARKERS:
-            height = int(buf[pos + 5]) << 8 | int(buf[pos + 6])
-            width = int(buf[pos + 7]) << 8 | int(buf[pos + 8])
-            return width, height
-        if marker in (0x01, *range(0xD0, 0xD8)):
-            pos += 2
-            continue
-        pos += 2 + (int(buf[pos + 2]) << 8 | int(buf[pos + 3]))
-    return None
+def _check_format(format: Any) -> None:
+    if not isinstance(format, str):
+        msg = f'CompressedImage field format must be a string, got {shown(format)}.'
+        raise ImageDecodeError(msg)
+    if 'compresseddepth' in format.lower():
+        msg = (
+            f'CompressedImage format {shown(format)} (compressedDepth transport) is not '
+            'supported; subscribe to the compressed or raw transport.'
+        )
+        raise ImageDecodeError(msg)
+    codec = _codec(format)
+    if codec and codec not in _FORMAT_CODECS:
+        msg = (
+            f'CompressedImage format {shown(format)} names codec {shown(codec)}, which is not one '
+            f'of {", ".join(sorted(_FORMAT_CODECS))}.'
+        )
+        raise ImageDecodeError(msg)
 
 
-def decode_compressed(
-    format: str,
-    data: Any,
-    *,
-    channel_order: str = 'rgb',
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> NDArray[Any]:
+def _accepted_codec(format: str, buf: NDArray[Any], codecs: Collection[str]) -> str:
+    """The codec of ``buf`` by its magic bytes, if it is one of ``codecs``."""
+    codec = sniff_codec(buf)
+    if codec is None:
+        msg = (
+            f'CompressedImage data of {buf.size!r} bytes (format {shown(format)}) is no image '
+            f'this node decodes: it starts with {shown(buf[:8].tobytes())}, not the bytes of a '
+            f'{" or ".join(codecs)} image.'
+        )
+        raise ImageDecodeError(msg)
+    if codec not in codecs:
+        msg = (
+            f'CompressedImage data of {buf.size!r} bytes is a {codec} image (format '
+            f'{shown(format)}); only {", ".join(codecs)} images are decoded: add {codec!r} to the '
+            'parameter compressed_codecs to accept it.'
+        )
+        raise ImageDecodeError(msg)
+    return codec
+
+
+def decode_compressed(format: str, data: Any, *, channel_order: str = 'rgb',
+                      max_pixels: int = DEFAULT_MAX_PIXELS,
+                      codecs: Collection[str] = DEFAULT_CODECS) -> NDArray[Any]:
     """Decode ``sensor_msgs/CompressedImage`` fields to an (H, W, 3) uint8 image.
 
-    Decodes with ``cv2.IMREAD_UNCHANGED`` like cv_bridge (no EXIF rotation), then converts grey,
-    BGR or BGRA to ``channel_order``; 16-bit PNGs are scaled by 255/65535. ``'bgr'`` is the
-    cheaper order (it is what the codecs produce).
+    The codec is recognised from the data's magic bytes (never from ``format``, which OpenCV
+    ignores anyway) and must be one of ``codecs``; the size its header declares is checked
+    against ``max_pixels`` before anything is decoded (see ``image_header``). Decodes with
+    ``cv2.IMREAD_UNCHANGED`` like cv_bridge (no EXIF rotation), then converts grey, BGR or BGRA
+    to ``channel_order``; 16-bit PNGs are scaled by 255/65535. ``'bgr'`` is the cheaper order
+    (it is what the codecs produce).
 
     Raises:
-        ImageDecodeError: unsupported format (e.g. ``compressedDepth``), undecodable or
-            oversized data.
+        ImageDecodeError: unsupported format (e.g. ``compressedDepth``), a codec not in
+            ``codecs``, undecodable or oversized data.
     """
     return decode_compressed_reduced(format, data, channel_order=channel_order,
-                                     max_pixels=max_pixels)[0]
+                                     max_pixels=max_pixels, codecs=codecs)[0]
 
 
 MinSize = Callable[[int, int], tuple[int, int]]
@@ -373,6 +385,7 @@ def decode_compressed_reduced(
     *,
     channel_order: str = 'rgb',
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    codecs: Collection[str] = DEFAULT_CODECS,
     min_size: MinSize | None = None,
 ) -> tuple[NDArray[Any], tuple[int, int]]:
     """Decode like :func:`decode_compressed`, a JPEG no larger than ``min_size`` needs.
@@ -382,6 +395,7 @@ def decode_compressed_reduced(
         data: ``CompressedImage.data``.
         channel_order: ``'rgb'`` or ``'bgr'``.
         max_pixels: reject images with more pixels than this.
+        codecs: the codecs accepted (recognised from the bytes).
         min_size: given the encoded (width, height), the (width, height) the caller needs at
             least (the letterboxed size inside the model input); a larger JPEG is decoded at
             1/2, 1/4 or 1/8 scale by libjpeg itself, never below it. ``None``: full size.
@@ -393,32 +407,17 @@ def decode_compressed_reduced(
         ImageDecodeError: see :func:`decode_compressed`.
     """
     _check_order(channel_order)
-    if not isinstance(format, str):
-        msg = f'CompressedImage field format must be a string, got {format!r}.'
-        raise ImageDecodeError(msg)
-    if 'compresseddepth' in format.lower():
-        msg = (
-            f'CompressedImage format {format!r} (compressedDepth transport) is not supported; '
-            'subscribe to the compressed or raw transport.'
-        )
-        raise ImageDecodeError(msg)
-    codec = _codec(format)
-    if codec and codec not in _CODECS:
-        msg = (
-            f'CompressedImage format {format!r} names codec {codec!r}, which is not one of '
-            f'{", ".join(sorted(_CODECS))}.'
-        )
-        raise ImageDecodeError(msg)
+    _check_format(format)
     buf = _byte_buffer(data)
     if buf.size == 0:
-        msg = f'CompressedImage field data is empty (format {format!r}).'
+        msg = f'CompressedImage field data is empty (format {shown(format)}).'
         raise ImageDecodeError(msg)
-    size = _header_size(buf)
-    if size is not None:
-        _check_size(size[1], size[0], max_pixels)
-    jpeg = size is not None and buf[0] == 0xFF
-    factor = _jpeg_reduction(size, min_size) if jpeg and size is not None else 1
-    msg = f'CompressedImage data of {buf.size!r} bytes (format {format!r}) cannot be decoded.'
+    codec = _accepted_codec(format, buf, codecs)
+    width, height = declared_size(codec, buf)
+    _check_size(height, width, max_pixels)
+    factor = _jpeg_reduction((width, height), min_size) if codec == 'jpeg' else 1
+    msg = (f'CompressedImage data of {buf.size!r} bytes (format {shown(format)}) cannot be '
+           'decoded.')
     try:
         image = cv2.imdecode(buf, _REDUCED_FLAGS.get(factor, cv2.IMREAD_UNCHANGED))
     except cv2.error as err:
@@ -426,7 +425,7 @@ def decode_compressed_reduced(
     if image is None or image.size == 0:
         raise ImageDecodeError(msg)
     _check_size(image.shape[0], image.shape[1], max_pixels)
-    source = (image.shape[1], image.shape[0]) if factor == 1 or size is None else size
+    source = (image.shape[1], image.shape[0]) if factor == 1 else (width, height)
     channels = 1 if image.ndim == 2 else image.shape[2]
     if image.dtype not in (np.uint8, np.uint16) or channels not in (1, 3, 4):
         msg = (

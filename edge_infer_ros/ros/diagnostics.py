@@ -33,6 +33,9 @@ def _engine_status(state: str, pipeline: Any, configure_s: float) -> _Status:
     report = pipeline.report()
     values.update(report)
     values['configure_seconds'] = f'{configure_s:.3f}'
+    if report.get('invalid_detections_dropped', '0') != '0':
+        return WARN, (f'{report["invalid_detections_dropped"]} impossible detections dropped '
+                      '(score outside [0, 1] or unknown class): check output_format'), values
     if report.get('provider_fallback') == 'True':
         return WARN, (f'running on {report.get("active_provider")} instead of '
                       f'{report.get("requested_providers")}'), values

@@ -46,9 +46,11 @@ from edge_infer_ros.ros.conversions import (
 )
 from edge_infer_ros.ros.diagnostics import build_diagnostics
 from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, drain_newest
-from edge_infer_ros.ros.params import ParameterGuard, declare_parameters, parameter_values
+from edge_infer_ros.ros.log_throttle import KeyedThrottle, brief
+from edge_infer_ros.ros.params import NodeParameters
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros.spin import run_node
+from edge_infer_ros.ros.topic_names import check_camera_topics
 from edge_infer_ros.streams import CameraPlan, FrameSlot, PendingFrame, SkipCounter, plan_cameras
 
 __all__ = ['DetectorNode', 'main']
@@ -93,9 +95,9 @@ class DetectorNode(LifecycleNode):
         self._qos_timer: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
-        declare_parameters(self)
-        self.add_on_set_parameters_callback(
-            ParameterGuard(lambda: self._configured, self._apply_runtime_parameters))
+        self._frame_errors = KeyedThrottle(_THROTTLE_S)
+        self._params = NodeParameters(self, lambda: self._configured,
+                                      self._apply_runtime_parameters)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diag_timer = self.create_timer(1.0, self._publish_diagnostics)
 
@@ -111,11 +113,16 @@ class DetectorNode(LifecycleNode):
 
     def _configure(self) -> TransitionCallbackReturn:
         start = time.monotonic()
-        values = parameter_values(self)
+        problems = self._params.problems()
+        if problems:
+            self.get_logger().error(f'configure failed: {problems}')
+            return TransitionCallbackReturn.FAILURE
+        values = self._params.values()
         try:
             pipeline_config = pipeline_config_from_params(values)
             node_config = node_config_from_params(values)
             plans = plan_cameras(node_config.image_topics, node_config.image_transport)
+            check_camera_topics(node_config.image_topics, plans, self.resolve_topic_name)
         except ConfigError as err:
             self.get_logger().error(f'configure failed: {err}')
             return TransitionCallbackReturn.FAILURE
@@ -196,6 +203,7 @@ class DetectorNode(LifecycleNode):
         self._stop_processing()
         self._release()
         self._state_label = 'finalized'
+        self.get_logger().info(f'finalized: shut down from {state.label}, engine released')
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -208,8 +216,11 @@ class DetectorNode(LifecycleNode):
 
     def destroy_node(self) -> None:
         """Stop the worker before rclpy tears down the publishers it uses."""
+        state = self._state_label
         self._stop_processing()
         self._close_pipeline()
+        if state != 'finalized':
+            self.get_logger().info(f'stopped from {state}: engine released, node destroyed')
         super().destroy_node()
 
     # ------------------------------------------------------------------------------ helpers
@@ -323,7 +334,7 @@ class DetectorNode(LifecycleNode):
         """Swap in new thresholds; the next frame uses them."""
         if self._pipeline is None:
             return
-        values = {**parameter_values(self), **changed}
+        values = {**self._params.values(), **changed}
         self._pipeline.set_decoder_config(decoder_config_from_params(values))
         if 'confidence_threshold' in changed:
             self._publish_label_info()
@@ -385,14 +396,12 @@ class DetectorNode(LifecycleNode):
             except ImageDecodeError as err:
                 with stats.lock:
                     stats.decode_errors += 1
-                self.get_logger().error(f'{cam.plan.image_topic}: dropped bad image: {err}',
-                                        throttle_duration_sec=_THROTTLE_S)
+                self._frame_error(cam, 'dropped bad image', str(err))
                 return
             except Exception as err:  # noqa: BLE001 - a frame must never kill the node
                 with stats.lock:
                     stats.inference_errors += 1
-                self.get_logger().error(f'{cam.plan.image_topic}: inference failed: {err!r}',
-                                        throttle_duration_sec=_THROTTLE_S)
+                self._frame_error(cam, 'inference failed', repr(err))
                 return
         if not self._active.is_set():
             return
@@ -421,6 +430,13 @@ class DetectorNode(LifecycleNode):
     def _debug_logging(self) -> bool:
         """Whether debug lines would be printed (checked before formatting per-frame text)."""
         return bool(self.get_logger().is_enabled_for(LoggingSeverity.DEBUG))
+
+    def _frame_error(self, cam: _Camera, what: str, text: str) -> None:
+        """Log a dropped frame, throttled per camera and kind (not one throttle for all)."""
+        held = self._frame_errors((cam.plan.image_topic, what))
+        if held is not None:
+            more = f' ({held} more since the last report)' if held else ''
+            self.get_logger().error(f'{cam.plan.image_topic}: {what}: {brief(text)}{more}')
 
     # --------------------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:

@@ -1,10 +1,23 @@
-"""Process entry point shared by the package's nodes: init, spin, clean exit on Ctrl-C."""
+"""Process entry point shared by the package's nodes: init, spin, a clean exit on any stop signal.
+
+A terminal's Ctrl-C under ``ros2 launch`` reaches a node twice: once from the terminal (the whole
+process group gets SIGINT) and once from launch, which forwards it. With rclpy's own handlers the
+first one shuts the context down and the second raises ``KeyboardInterrupt`` in the middle of the
+node's cleanup, and the process dies of the signal (launch: ``process has died [exit code -2]``).
+So the process takes SIGINT and SIGTERM itself: the executor spins in a thread, the main thread
+waits for a signal, logs it, destroys the node while the context is still valid (its log lines
+still reach ``/rosout``), then shuts down; later signals are absorbed. Exit status 0.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import signal
+import threading
+from types import FrameType
 
 import rclpy
+from rclpy.exceptions import InvalidHandle
 from rclpy.executors import (
     Executor,
     ExternalShutdownException,
@@ -12,21 +25,75 @@ from rclpy.executors import (
     SingleThreadedExecutor,
 )
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 __all__ = ['run_node']
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _StopRequest:
+    """Which stop signal arrived first; set from a signal handler, waited on by the main thread."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.name = ''
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        if not self.name:
+            self.name = signal.Signals(signum).name
+        self.event.set()
+
+
+def _spin(executor: Executor, stop: _StopRequest, failure: list[BaseException]) -> None:
+    try:
+        while True:
+            try:
+                executor.spin()
+                return
+            except InvalidHandle:
+                # rclpy lets the QoS event handler of a subscription destroyed by another
+                # callback (deactivate) escape its wait-set build: the wait is simply redone.
+                continue
+    except ExternalShutdownException:
+        pass
+    except BaseException as err:  # noqa: BLE001 - handed to the main thread, re-raised there
+        failure.append(err)
+    finally:
+        stop.event.set()
+
 
 def run_node(factory: Callable[[], Node], args: list[str] | None, threads: int = 2) -> None:
-    """Create the node after ``rclpy.init(args)`` and spin it until shutdown or Ctrl-C."""
-    rclpy.init(args=args)
-    node = factory()
+    """Create the node after ``rclpy.init(args)`` and spin it until SIGINT, SIGTERM or shutdown."""
+    stop = _StopRequest()
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, stop)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node: Node | None = None
     executor: Executor = (SingleThreadedExecutor() if threads == 1
                           else MultiThreadedExecutor(num_threads=threads))
-    executor.add_node(node)
+    failure: list[BaseException] = []
+    spinner = threading.Thread(target=_spin, args=(executor, stop, failure),
+                               name='executor', daemon=True)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        node = factory()
+        if not stop.event.is_set():
+            executor.add_node(node)
+            spinner.start()
+            stop.event.wait()
+        why = f'{stop.name} received' if stop.name else 'the ROS context was shut down'
+        node.get_logger().info(f'{why}: shutting down')
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        executor.shutdown(timeout_sec=5.0)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown(uninstall_handlers=False)  # it would restore the default SIGINT action
+        if spinner.is_alive():
+            spinner.join(timeout=5.0)
+        # The process is ending: a late second Ctrl-C must not kill it while Python finalises
+        # (which resets handlers it installed to the default action, but leaves ignored ones).
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+    if failure:
+        raise failure[0]
