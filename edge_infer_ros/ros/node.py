@@ -41,6 +41,7 @@ from edge_infer_ros.ros.diagnostics import build_diagnostics
 from edge_infer_ros.ros.params import ParameterGuard, declare_parameters, parameter_values
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros.spin import run_node
+from edge_infer_ros.ros.stop_signals import StopSignals
 from edge_infer_ros.streams import CameraPlan, FrameSlot, plan_cameras
 
 __all__ = ['DetectorNode', 'main']
@@ -173,9 +174,7 @@ class DetectorNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything, from whichever state the node was in."""
-        self._stop_processing()
-        self._release()
-        self._state_label = 'finalized'
+        self._shut_down()
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -187,10 +186,20 @@ class DetectorNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def destroy_node(self) -> None:
-        """Stop the worker before rclpy tears down the publishers it uses."""
-        self._stop_processing()
-        self._close_pipeline()
+        """Shut down (Ctrl-C, end of process) before rclpy tears down what the worker uses."""
+        if self._state_label != 'finalized':
+            self._shut_down()
         super().destroy_node()
+
+    def _shut_down(self) -> None:
+        """Stop the worker, release engine and publishers, and say so, from any state."""
+        previous = self._state_label
+        self._stop_processing()
+        released = self._pipeline is not None
+        self._release()
+        self._state_label = 'finalized'
+        self.get_logger().info(
+            f'finalized: shut down from {previous}' + (', engine released' if released else ''))
 
     # ------------------------------------------------------------------------------ helpers
     def _subscribe(self, cam: _Camera) -> None:
@@ -364,9 +373,9 @@ class _ProgressTicker:
         self._done.set()
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None, stop: StopSignals | None = None) -> None:
     """Run the detector node; transitions come from launch, ``ros2 lifecycle`` or a manager."""
-    run_node(DetectorNode, args, threads=2)
+    run_node(DetectorNode, args, threads=2, stop=stop)
 
 
 if __name__ == '__main__':

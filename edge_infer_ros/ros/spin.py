@@ -1,8 +1,21 @@
-"""Process entry point shared by the package's nodes: init, spin, clean exit on Ctrl-C."""
+"""Process entry point shared by the package's nodes: init, spin, clean exit on Ctrl-C.
+
+Under ``ros2 launch`` a terminal Ctrl-C reaches a node twice: from the terminal (SIGINT goes to
+the whole process group) and again from launch, which forwards SIGINT to its children. With
+rclpy's own handlers each SIGINT shuts the context down at once and becomes a
+``KeyboardInterrupt`` in the main thread, so the second one can land anywhere (node construction,
+``destroy_node``, ``rclpy.try_shutdown``); an uncaught one makes Python end the process by SIGINT
+(exit code -2, ``process has died`` in launch), and whatever the node logs while shutting down
+can no longer reach ``/rosout``. So this module handles SIGINT and SIGTERM itself: a signal only
+asks the spin loop to stop, however often it comes, and then, with the context still valid, a
+lifecycle node goes through its ``shutdown`` transition (logged, and seen by launch), the node is
+destroyed and rclpy shut down. The process exits 0 from every lifecycle state.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import rclpy
 from rclpy.executors import (
@@ -11,22 +24,75 @@ from rclpy.executors import (
     MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
+from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
-__all__ = ['run_node']
+from edge_infer_ros.ros.stop_signals import StopSignals
+
+__all__ = ['run_node', 'stop_executor']
+
+# How long the spin loop waits before it looks at the stop request again (a Python signal
+# handler runs only when the main thread runs Python, i.e. between waits).
+_POLL_S = 0.2
 
 
-def run_node(factory: Callable[[], Node], args: list[str] | None, threads: int = 2) -> None:
-    """Create the node after ``rclpy.init(args)`` and spin it until shutdown or Ctrl-C."""
-    rclpy.init(args=args)
-    node = factory()
-    executor: Executor = (SingleThreadedExecutor() if threads == 1
-                          else MultiThreadedExecutor(num_threads=threads))
-    executor.add_node(node)
+def run_node(
+    factory: Callable[[], Node], args: list[str] | None, threads: int = 2,
+    stop: StopSignals | None = None,
+) -> None:
+    """Create the node after ``rclpy.init(args)`` and spin it until a stop signal or shutdown.
+
+    ``stop``: handlers an entry point installed before its imports; by default installed here.
+    """
+    stop = stop if stop is not None else StopSignals().install()
+    node: Node | None = None
+    executor: Executor | None = None
     try:
-        executor.spin()
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        if stop.requested:  # Ctrl-C during start-up: nothing to run
+            return
+        node = factory()
+        executor = (SingleThreadedExecutor() if threads == 1
+                    else MultiThreadedExecutor(num_threads=threads))
+        executor.add_node(node)
+        while not stop.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=_POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+        if executor is not None:
+            stop_executor(executor)
+        if node is not None:
+            _finalize(node)
+            node.destroy_node()
+        # Not uninstalling: rclpy never installed its handlers here, and its uninstall would
+        # reset SIGINT to the default action, so a late Ctrl-C would kill the process (-2).
+        rclpy.try_shutdown(uninstall_handlers=False)
+        stop.ignore_from_now_on()
+
+
+def stop_executor(executor: Executor) -> None:
+    """Shut ``executor`` down once the callbacks already handed to its threads have finished.
+
+    rclpy's ``shutdown`` destroys the executor's guard condition before it joins its threads
+    (Jazzy does not join them at all), so a callback still running then fails on that guard
+    (``InvalidHandle: cannot use Destroyable because destruction was requested``, reported as a
+    never-retrieved exception or an unhandled thread exception). The thread pool is a private
+    attribute of ``MultiThreadedExecutor`` (Humble to Kilted); where it is missing there is
+    nothing to wait for.
+    """
+    pool = getattr(executor, '_executor', None)
+    if isinstance(pool, ThreadPoolExecutor):
+        pool.shutdown(wait=True)
+    executor.shutdown()
+
+
+def _finalize(node: Node) -> None:
+    """Take a lifecycle node through ``shutdown`` from a primary state; skip it otherwise."""
+    if not isinstance(node, LifecycleNode):
+        return
+    try:
+        node.trigger_shutdown()
+    except Exception:  # noqa: BLE001 - mid-transition or finalized: destroy_node releases
+        pass
