@@ -10,10 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from types import ModuleType
 
@@ -171,18 +169,9 @@ def test_autostart_gates_configure_and_activate(launch_module, autostart) -> Non
 # --- end to end: the real `ros2 launch`, as a robotics engineer runs it -----------------------
 
 def _ros2_cli() -> str:
-    exe = shutil.which('ros2', path=str(Path(sys.executable).parent)) or shutil.which('ros2')
-    if exe is None or importlib.util.find_spec('ros2launch') is None:
-        pytest.skip('the ros2 CLI with ros2launch is not installed')
-    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    from ros2_cli import ros2_executable
 
-    try:
-        prefix = Path(get_package_prefix('edge_infer_ros'))
-    except PackageNotFoundError:
-        pytest.skip('edge_infer_ros is not in the ament index (run scripts/setup_env.sh)')
-    if not (prefix / 'lib' / 'edge_infer_ros' / 'detector_node').exists():
-        pytest.skip(f'no lib/edge_infer_ros/detector_node under {prefix}')
-    return exe
+    return ros2_executable()
 
 
 @pytest.mark.ros

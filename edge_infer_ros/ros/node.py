@@ -13,6 +13,7 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.logging import LoggingSeverity
 from rclpy.qos import ReliabilityPolicy
 
 try:  # Iron and newer
@@ -105,15 +106,18 @@ class DetectorNode(LifecycleNode):
         except ConfigError as err:
             self.get_logger().error(f'configure failed: {err}')
             return TransitionCallbackReturn.FAILURE
+        engine = pipeline_config.engine
         self.get_logger().info(
-            f'configuring: loading {pipeline_config.engine.model_path!r} with providers '
-            f'{list(pipeline_config.engine.providers)} at {pipeline_config.engine.precision} '
-            '(a first TensorRT engine build can take minutes; later starts use the cache)'
-        )
+            f'configuring: loading {engine.model_path!r} with providers '
+            f'{list(engine.providers)} at {engine.precision}'
+            + (' (a first TensorRT engine build can take minutes; later starts use the cache)'
+               if 'tensorrt' in engine.providers else ''))
         ticker = _ProgressTicker(self, start)
+        logger = self.get_logger()
         try:
-            pipeline = DetectionPipeline(pipeline_config, log=self.get_logger().info,
-                                         warn=self.get_logger().warning)
+            pipeline = DetectionPipeline(
+                pipeline_config, log=logger.info, warn=logger.warning,
+                debug=logger.debug if logger.is_enabled_for(LoggingSeverity.DEBUG) else None)
         except EdgeInferError as err:
             self.get_logger().error(f'configure failed: {err}')
             return TransitionCallbackReturn.FAILURE

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+import os
+import sys
+import threading
+from typing import NoReturn
 
 import rclpy
 from rclpy.executors import (
@@ -35,6 +39,9 @@ __all__ = ['run_node', 'stop_executor']
 # How long the spin loop waits before it looks at the stop request again (a Python signal
 # handler runs only when the main thread runs Python, i.e. between waits).
 _POLL_S = 0.2
+# How long a stop waits for a callback still running (configure building or warming an
+# engine); launch escalates to SIGTERM after 5 s and SIGKILL after 10 s.
+_CALLBACK_GRACE_S = 3.0
 
 
 def run_node(
@@ -61,8 +68,8 @@ def run_node(
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if executor is not None:
-            stop_executor(executor)
+        if executor is not None and not stop_executor(executor, _CALLBACK_GRACE_S):
+            _leave_now(node)
         if node is not None:
             _finalize(node)
             node.destroy_node()
@@ -72,8 +79,11 @@ def run_node(
         stop.ignore_from_now_on()
 
 
-def stop_executor(executor: Executor) -> None:
+def stop_executor(executor: Executor, timeout_sec: float | None = None) -> bool:
     """Shut ``executor`` down once the callbacks already handed to its threads have finished.
+
+    Returns False, leaving the executor as it is, when callbacks still run after
+    ``timeout_sec`` (None waits for them however long they take).
 
     rclpy's ``shutdown`` destroys the executor's guard condition before it joins its threads
     (Jazzy does not join them at all), so a callback still running then fails on that guard
@@ -84,8 +94,29 @@ def stop_executor(executor: Executor) -> None:
     """
     pool = getattr(executor, '_executor', None)
     if isinstance(pool, ThreadPoolExecutor):
-        pool.shutdown(wait=True)
+        drain = threading.Thread(target=pool.shutdown, kwargs={'wait': True}, daemon=True)
+        drain.start()
+        drain.join(timeout_sec)
+        if drain.is_alive():
+            return False
     executor.shutdown()
+    return True
+
+
+def _leave_now(node: Node | None) -> NoReturn:
+    """Exit at once: a callback (a configure building a TensorRT engine) will not end soon.
+
+    Waiting would let launch kill the process; leaving skips only the wait (the interpreter
+    would join that thread at exit too). The engine cache trusts files only under a manifest
+    written after a complete build, so an interrupted build is redone at the next start.
+    """
+    if node is not None:
+        node.get_logger().warning(
+            'finalized: shut down while a transition was still running (e.g. configure '
+            'building the engine), without waiting for it')
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _finalize(node: Node) -> None:
