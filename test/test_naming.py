@@ -1,4 +1,4 @@
-"""naming.NodeNames resolves topics exactly as rcl does for a node with the same names and remaps."""
+"""naming.NodeNames resolves topics as rcl does for a node with the same names and remaps."""
 
 from __future__ import annotations
 

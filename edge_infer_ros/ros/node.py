@@ -39,6 +39,7 @@ from edge_infer_ros.ros.conversions import (
     label_info_msg,
 )
 from edge_infer_ros.ros.diagnostics import build_diagnostics
+from edge_infer_ros.ros.frame_debug import FrameDebugLog
 from edge_infer_ros.ros.params import ParameterGuard, declare_parameters, parameter_values
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros.spin import run_node
@@ -80,6 +81,7 @@ class DetectorNode(LifecycleNode):
         self._qos_timer: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
+        self._frame_debug = FrameDebugLog(self.get_logger())
         declare_parameters(self)
         self.add_on_set_parameters_callback(
             ParameterGuard(lambda: self._configured, self._apply_runtime_parameters))
@@ -345,6 +347,7 @@ class DetectorNode(LifecycleNode):
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         age_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
         stats.record(times, age_ms)
+        self._frame_debug.frame_done(cam.plan.image_topic, stats, times, age_ms)
 
     # --------------------------------------------------------------------------- diagnostics
     def _publish_diagnostics(self) -> None:
