@@ -9,7 +9,13 @@ from typing import Any
 
 
 class RosGraph:
-    """An rclpy context with a multi-threaded executor spinning in the background."""
+    """An rclpy context with a multi-threaded executor spinning in the background.
+
+    ``shutdown`` stops in the order the node's own ``run_node`` does: stop spinning, let the
+    callbacks already running finish, shut the executor down, destroy the nodes, shut the
+    context down. Destroying nodes or the executor's guard condition under a spinning executor
+    raised ``InvalidHandle`` in its threads at teardown (seen on Jazzy).
+    """
 
     def __init__(self) -> None:
         import rclpy
@@ -19,6 +25,7 @@ class RosGraph:
         self.context = Context()
         rclpy.init(context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
@@ -26,7 +33,8 @@ class RosGraph:
         from rclpy.executors import ExternalShutdownException
 
         try:
-            self.executor.spin()
+            while not self._stop.is_set() and self.context.ok():
+                self.executor.spin_once(timeout_sec=0.05)
         except ExternalShutdownException:
             pass
 
@@ -37,12 +45,15 @@ class RosGraph:
     def shutdown(self) -> None:
         import rclpy
 
-        for node in list(self.executor.get_nodes()):
-            self.executor.remove_node(node)
+        from edge_infer_ros.ros.spin import stop_executor
+
+        self._stop.set()
+        self._thread.join(timeout=10.0)
+        nodes = list(self.executor.get_nodes())
+        stop_executor(self.executor, timeout_sec=30.0)
+        for node in nodes:
             node.destroy_node()
-        self.executor.shutdown(timeout_sec=2.0)
         rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=5.0)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float = 0.02) -> bool:

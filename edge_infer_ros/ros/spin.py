@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+import inspect
 import os
 import sys
 import threading
@@ -73,9 +74,7 @@ def run_node(
         if node is not None:
             _finalize(node)
             node.destroy_node()
-        # Not uninstalling: rclpy never installed its handlers here, and its uninstall would
-        # reset SIGINT to the default action, so a late Ctrl-C would kill the process (-2).
-        rclpy.try_shutdown(uninstall_handlers=False)
+        _shut_down_rclpy()
         stop.ignore_from_now_on()
 
 
@@ -117,6 +116,18 @@ def _leave_now(node: Node | None) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _shut_down_rclpy() -> None:
+    """``rclpy.try_shutdown`` without uninstalling signal handlers rclpy never installed.
+
+    Kilted's uninstall resets SIGINT to the default action, so a late Ctrl-C would kill the
+    process (-2); Humble's and Jazzy's ``try_shutdown`` has no such step (nor the argument).
+    """
+    if 'uninstall_handlers' in inspect.signature(rclpy.try_shutdown).parameters:
+        rclpy.try_shutdown(uninstall_handlers=False)
+    else:
+        rclpy.try_shutdown()
 
 
 def _finalize(node: Node) -> None:
