@@ -258,3 +258,22 @@ def test_ctrl_c_while_unconfigured_and_while_configuring(exe, workdir) -> None:
     assert 'Caught exception' not in text and 'Traceback' not in text, text
     assert '[idle.detector]: finalized: shut down from unconfigured' in text
     assert '[busy.detector]: finalized: shut down while a transition was still running' in text
+
+
+def test_ctrl_c_during_start_up_ends_launch_with_exit_0(exe, workdir, robot_params) -> None:
+    """Before the node's services are up, launch_ros's own wait for them used to raise.
+
+    The node may still be starting its interpreter then (a SIGINT there ends it by the signal's
+    default action, before any of its code runs), so only launch's own outcome is checked.
+    """
+    import time
+
+    launched = Launched(exe, ['edge_infer_ros', 'detector.launch.py', 'namespace:=early',
+                              f'params_file:={robot_params}'], workdir / 'early.log')
+    try:
+        launched.wait_for('process started')
+        time.sleep(0.5)
+        assert launched.interrupt() == 0, launched.text()
+    finally:
+        launched.kill()
+    assert 'Caught exception' not in launched.text(), launched.text()
