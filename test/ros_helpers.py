@@ -32,9 +32,11 @@ class RosGraph:
     def _spin(self) -> None:
         from rclpy.executors import ExternalShutdownException
 
+        from edge_infer_ros.ros.spin import spin_once
+
         try:
             while not self._stop.is_set() and self.context.ok():
-                self.executor.spin_once(timeout_sec=0.05)
+                spin_once(self.executor, 0.05)
         except ExternalShutdownException:
             pass
 

@@ -29,13 +29,20 @@ from rclpy.executors import (
     MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
+
+try:  # Iron and newer
+    from rclpy.exceptions import InvalidHandle
+except ImportError:  # Humble
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+
+    InvalidHandle = _rclpy.InvalidHandle
 from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from edge_infer_ros.ros.stop_signals import StopSignals
 
-__all__ = ['run_node', 'stop_executor']
+__all__ = ['run_node', 'spin_once', 'stop_executor']
 
 # How long the spin loop waits before it looks at the stop request again (a Python signal
 # handler runs only when the main thread runs Python, i.e. between waits).
@@ -65,7 +72,7 @@ def run_node(
                     else MultiThreadedExecutor(num_threads=threads))
         executor.add_node(node)
         while not stop.requested and rclpy.ok():
-            executor.spin_once(timeout_sec=_POLL_S)
+            spin_once(executor, _POLL_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -76,6 +83,20 @@ def run_node(
             node.destroy_node()
         _shut_down_rclpy()
         stop.ignore_from_now_on()
+
+
+def spin_once(executor: Executor, timeout_sec: float) -> None:
+    """``executor.spin_once`` that survives an entity destroyed while the wait set was built.
+
+    A callback in another executor thread may destroy a subscription (the node re-subscribes
+    when publishers change reliability) while this thread adds it and its QoS event handlers to
+    the wait set; rclpy then raises ``InvalidHandle`` here. The next call builds the wait set
+    without it.
+    """
+    try:
+        executor.spin_once(timeout_sec=timeout_sec)
+    except InvalidHandle:
+        pass
 
 
 def stop_executor(executor: Executor, timeout_sec: float | None = None) -> bool:
