@@ -27,7 +27,7 @@ setup(
     extras_require={'test': ['pytest']},
     entry_points={
         'console_scripts': [
-            f'detector_node = {PACKAGE}.ros.node:main',
+            f'detector_node = {PACKAGE}.ros.entry:detector_node',
             f'synthetic_camera = {PACKAGE}.demo.synthetic_camera:main',
             f'build_engine = {PACKAGE}.tools.build_engine:main',
             f'evaluate_bag = {PACKAGE}.eval.evaluate_bag:main',

@@ -135,12 +135,16 @@ class DetectionPipeline:
         config: PipelineConfig,
         log: Callable[[str], None] | None = None,
         warn: Callable[[str], None] | None = None,
+        debug: Callable[[str], None] | None = None,
     ) -> None:
-        """Build the engine and everything around it; ``warn`` gets provider fallbacks."""
+        """Build the engine and everything around it; ``warn`` gets provider fallbacks.
+
+        ``debug``: see ``create_engine`` (ONNX Runtime's own messages).
+        """
         self.config = config
         self._log = log or _LOG.info
         check_codecs(config.compressed_codecs)
-        self.engine = create_engine(config.engine, warn or log)
+        self.engine = create_engine(config.engine, warn or log, debug=debug)
         try:
             image = _image_input(self.engine, config.preprocess.channel_order)
             name = image.name
@@ -359,8 +363,8 @@ class DetectionPipeline:
             text += f', warm-up first run {r["warmup_first_run_ms"]} ms'
         if 'warmup_steady_ms' in r:
             text += f', steady {r["warmup_steady_ms"]} ms'
-        if r['provider_fallback'] == 'True':
-            text += f'; FALLBACK: {r["fallback_reason"]}'
+        if r['provider_fallback'] == 'True':  # the reason was logged once, when it happened
+            text += '; provider fallback (see above)'
         return text
 
     def _preprocess_where(self) -> str:

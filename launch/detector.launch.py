@@ -1,26 +1,26 @@
 """Launch the edge_infer_ros detector as a lifecycle node, optionally taking it to active.
 
 Include it from a robot launch file; every argument is listed by
-``ros2 launch edge_infer_ros detector.launch.py --show-args``. Arguments left empty keep the
-value from ``params_file``, so defaults live only in config/detector.yaml.
+``ros2 launch edge_infer_ros detector.launch.py --show-args`` and the node itself by ``--print``.
+Arguments left empty keep the value from ``params_file``, so defaults live only in
+config/detector.yaml.
 """
 
 from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
-    EmitEvent,
     OpaqueFunction,
     RegisterEventHandler,
     SetEnvironmentVariable,
 )
 from launch.conditions import IfCondition
-from launch.events import matches_action
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
+
+from edge_infer_ros.ros.launch_actions import ChangeStateWhenReady, GivenOverrides
 
 PACKAGE = 'edge_infer_ros'
 FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
@@ -31,7 +31,7 @@ NO_PROFILE = ('', 'none')
 
 
 def generate_launch_description():
-    """Declare the arguments, the DDS profile and the detector."""
+    """Declare the arguments, the DDS profile, the detector and its autostart."""
     share = FindPackageShare(PACKAGE)
     args = [
         DeclareLaunchArgument('namespace', default_value='',
@@ -44,8 +44,11 @@ def generate_launch_description():
             description='ROS parameters YAML for the detector.'),
         DeclareLaunchArgument('model_path', default_value='',
                               description='ONNX model; empty keeps params_file (or the demo).'),
-        DeclareLaunchArgument('precision', default_value='', choices=['', 'fp32', 'fp16', 'int8'],
-                              description='TensorRT precision; empty keeps params_file.'),
+        # No `choices`: they would have to list the empty default, which `precision:=` cannot
+        # pass; the node checks the value at configure.
+        DeclareLaunchArgument('precision', default_value='',
+                              description='TensorRT precision, fp32, fp16 or int8; empty keeps '
+                                          'params_file.'),
         DeclareLaunchArgument('engine_cache_path', default_value='',
                               description='Engine cache folder; empty keeps params_file.'),
         DeclareLaunchArgument('image_topic', default_value='image_raw',
@@ -61,10 +64,36 @@ def generate_launch_description():
             default_value=PathJoinSubstitution([share, 'config', 'fastdds_large_images.xml']),
             description='Fast DDS profile for large images (shared memory); none to skip.'),
     ]
+    node = LifecycleNode(
+        package=PACKAGE,
+        executable='detector_node',
+        name=LaunchConfiguration('node_name'),
+        namespace=LaunchConfiguration('namespace'),
+        parameters=[LaunchConfiguration('params_file'), GivenOverrides(OVERRIDES)],
+        remappings=[('image_raw', LaunchConfiguration('image_topic'))],
+        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
+        output='screen',
+    )
+    autostart = IfCondition(LaunchConfiguration('autostart'))
+    # Each transition is asked for once the node's change_state service is up (see
+    # ChangeStateWhenReady): a Ctrl-C in the node's first seconds then ends launch cleanly.
+    configure = ChangeStateWhenReady(node, Transition.TRANSITION_CONFIGURE, condition=autostart)
+    # Activate on the first configuring -> inactive edge only: after it, a manual deactivate or a
+    # manual cleanup + configure (e.g. to change precision) leaves the node inactive. If the
+    # launch's own configure failed, the first manual configure that succeeds activates. Not
+    # once launch is shutting down (a Ctrl-C while configuring).
+    activate = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
+            entities=[ChangeStateWhenReady(node, Transition.TRANSITION_ACTIVATE)],
+            handle_once=True),
+        condition=autostart)
     return LaunchDescription([
         *args,
         OpaqueFunction(function=_dds_profile),
-        OpaqueFunction(function=_launch_detector),
+        node,
+        activate,
+        configure,
     ])
 
 
@@ -79,38 +108,3 @@ def _dds_profile(context):
     if distro.lower() in FAST_DDS_2_DISTROS:
         return [SetEnvironmentVariable('FASTRTPS_DEFAULT_PROFILES_FILE', profile)]
     return [SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', profile)]
-
-
-def _launch_detector(context):
-    overrides = {}
-    for name in OVERRIDES:
-        value = LaunchConfiguration(name).perform(context)
-        if value:
-            overrides[name] = value
-    node = LifecycleNode(
-        package=PACKAGE,
-        executable='detector_node',
-        name=LaunchConfiguration('node_name'),
-        namespace=LaunchConfiguration('namespace'),
-        parameters=[LaunchConfiguration('params_file'), overrides],
-        remappings=[('image_raw', LaunchConfiguration('image_topic'))],
-        arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
-        output='screen',
-    )
-    autostart = IfCondition(LaunchConfiguration('autostart'))
-    configure = EmitEvent(
-        event=ChangeState(lifecycle_node_matcher=matches_action(node),
-                          transition_id=Transition.TRANSITION_CONFIGURE),
-        condition=autostart)
-    # Activate on the first configuring -> inactive edge only: after it, a manual deactivate or a
-    # manual cleanup + configure (e.g. to change precision) leaves the node inactive. If the
-    # launch's own configure failed, the first manual configure that succeeds activates.
-    activate = RegisterEventHandler(
-        OnStateTransition(
-            target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
-            entities=[EmitEvent(event=ChangeState(
-                lifecycle_node_matcher=matches_action(node),
-                transition_id=Transition.TRANSITION_ACTIVATE))],
-            handle_once=True),
-        condition=autostart)
-    return [node, activate, configure]

@@ -4,9 +4,13 @@
 # Extra arguments go to the demo command (see `demo --help`).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${EDGE_INFER_VENV:-$REPO/.venv}"
+# shellcheck source=venv_path.sh
+source "$REPO/scripts/venv_path.sh"  # EDGE_INFER_ROS_DISTRO=jazzy: the Jazzy venv
+export EDGE_INFER_ROS_DISTRO
 bash "$REPO/scripts/setup_env.sh"
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+# What a sourced distro's setup.bash sets; Fast DDS's profile variable depends on it (ros/dds.py).
+export ROS_DISTRO="${ROS_DISTRO:-$EDGE_INFER_ROS_DISTRO}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 cd "$REPO"
 exec "$VENV/bin/demo" "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import logging
 import os
 from pathlib import Path
 import sys
@@ -22,6 +23,15 @@ os.environ.setdefault(
     profile_variable(os.environ),
     str(Path(__file__).resolve().parent.parent / 'config' / 'fastdds_large_images.xml'),
 )
+
+# `import launch` (test_launch.py) makes every logger created afterwards a LaunchLogger, which
+# does not propagate: the package's log records would no longer reach caplog, depending on the
+# order in which tests import things. Import it first and put the standard class back.
+try:
+    import launch  # noqa: F401
+except ImportError:
+    pass
+logging.setLoggerClass(logging.Logger)
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ from typing import Any
 
 
 class RosGraph:
-    """An rclpy context with a multi-threaded executor spinning in the background."""
+    """An rclpy context with a multi-threaded executor spinning in the background.
+
+    ``shutdown`` stops in the order the node's own ``run_node`` does: stop spinning, let the
+    callbacks already running finish, shut the executor down, destroy the nodes, shut the
+    context down. Destroying nodes or the executor's guard condition under a spinning executor
+    raised ``InvalidHandle`` in its threads at teardown (seen on Jazzy).
+    """
 
     def __init__(self) -> None:
         import rclpy
@@ -19,29 +25,20 @@ class RosGraph:
         self.context = Context()
         rclpy.init(context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
-        self._closing = False
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        from rclpy.exceptions import InvalidHandle
         from rclpy.executors import ExternalShutdownException
 
-        while True:
-            try:
-                self.executor.spin()
-                return
-            except InvalidHandle:
-                # A subscription destroyed by a callback (deactivate) while another thread built
-                # the wait set: rclpy lets its event handler's error escape; wait again (the node
-                # does the same in edge_infer_ros.ros.spin).
-                continue
-            except ExternalShutdownException:
-                return
-            except Exception:
-                if self._closing:  # rclpy's executor teardown races (an empty wait set, a pool
-                    return  # that was shut down): nothing a test checks
-                raise
+        from edge_infer_ros.ros.spin import spin_once
+
+        try:
+            while not self._stop.is_set() and self.context.ok():
+                spin_once(self.executor, 0.05)
+        except ExternalShutdownException:
+            pass
 
     def add(self, node: Any) -> Any:
         self.executor.add_node(node)
@@ -50,12 +47,12 @@ class RosGraph:
     def shutdown(self) -> None:
         import rclpy
 
-        # Stop spinning first: nodes removed under a waiting executor can leave it an empty wait
-        # set (RCLError) or a destroyed handle to wait on.
-        self._closing = True
+        from edge_infer_ros.ros.spin import stop_executor
+
+        self._stop.set()
+        self._thread.join(timeout=10.0)
         nodes = list(self.executor.get_nodes())
-        self.executor.shutdown(timeout_sec=2.0)
-        self._thread.join(timeout=5.0)
+        stop_executor(self.executor, timeout_sec=30.0)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=self.context)

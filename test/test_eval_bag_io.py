@@ -19,7 +19,7 @@ from edge_infer_ros.eval.messages import (
     named_boxes_from_msg,
     ros2_header,
 )
-from edge_infer_ros.eval.run import plan_bag_cameras
+from edge_infer_ros.eval.run import plan_bag_cameras, plan_node_cameras
 
 UPSTREAM_RIHS01 = 'RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968'
 STORAGES = ('mcap', 'sqlite3')
@@ -165,7 +165,8 @@ def test_cameras_discovered_by_type_and_named_like_the_node(tmp_path: Path) -> N
         [camera] = plan_bag_cameras(reader, [])  # the compressed twin is not a second camera
         assert (camera.image_topic, camera.detections_topic, camera.compressed) == (
             '/front/image_raw', '/front/detections', False)
-        [camera] = plan_bag_cameras(reader, ['front/image_raw/compressed'])
+        [camera] = plan_bag_cameras(reader, plan_node_cameras(
+            {}, ['front/image_raw/compressed'], None))
         assert camera.compressed and camera.detections_topic == '/front/detections'
         with pytest.raises(BagError, match="has type 'vision_msgs/msg/Detection2DArray'"):
-            plan_bag_cameras(reader, ['/ground_truth'])
+            plan_bag_cameras(reader, plan_node_cameras({}, ['/ground_truth'], None))

@@ -111,6 +111,51 @@ def test_compare_with_recorded_detections(params: Path, tmp_path: Path) -> None:
     assert rc == 0 and metrics['comparisons'][0]['disagreeing_frames'] == 2
 
 
+def test_node_names_and_remaps_name_outputs_like_the_live_node(params: Path,
+                                                                 tmp_path: Path) -> None:
+    """The README's launch pattern: `namespace:=front image_topic:=/cam/image_raw`."""
+    frames = random_frames(6)
+    bag = write_bag(tmp_path / 'bag', frames, image_topic='/cam/image_raw',
+                    recorded_topic='/front/detections')
+    report = tmp_path / 'report'
+    rc, metrics = _run(params, report, str(bag), '--node-name', '/front/detector',
+                       '-r', 'image_raw:=/cam/image_raw', '--compare-with', 'recorded')
+    assert rc == 0
+    [camera] = metrics['bags'][0]['cameras']
+    assert (camera['image_topic'], camera['detections_topic']) == (
+        '/cam/image_raw', '/front/detections')
+    assert len(_headers(report / 'bags' / 'bag', '/front/detections')) == 6
+    [cmp] = metrics['comparisons']
+    assert cmp['frames'] == 6 and cmp['agreement'] == 1.0
+
+
+def test_without_the_remap_the_missing_topic_is_named_with_the_fix(
+        params: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bag = write_bag(tmp_path / 'bag', random_frames(2), image_topic='/cam/image_raw')
+    rc, _ = _run(params, tmp_path / 'report', str(bag), '--node-name', '/front/detector')
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "image topic '/front/image_raw'" in err and '-r image_raw:=' in err
+
+
+def test_no_common_frames_is_no_agreement_and_fails(params: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Recorded detections whose headers match no image compare nothing: never 1.000."""
+    frames = random_frames(4)
+    bag = write_bag(tmp_path / 'bag', frames)
+    other = write_bag(tmp_path / 'other', random_frames(4, start_ns=1))
+    report = tmp_path / 'report'
+    assert _run(params, tmp_path / 'first', str(other))[0] == 0
+    rc, metrics = _run(params, report, str(bag), '--no-output-bag', '--compare-with',
+                       str(tmp_path / 'first' / 'bags' / 'other'))
+    assert rc == 1
+    [cmp] = metrics['comparisons']
+    assert cmp['frames'] == 0 and cmp['agreement'] is None
+    out = capsys.readouterr()
+    assert 'no common frames' in out.err and '1.000' not in out.out + out.err
+    assert '**No common frames**' in (report / 'summary.md').read_text()
+
+
 def test_compare_two_runs(params: Path, tmp_path: Path) -> None:
     frames = random_frames(10)
     bag = write_bag(tmp_path / 'bag', frames)

@@ -10,10 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from types import ModuleType
 
@@ -66,12 +64,31 @@ def test_every_argument_is_declared_at_top_level_with_a_description(launch_modul
 
 
 def test_enumerated_arguments_list_their_choices(launch_module) -> None:
-    from edge_infer_ros.config import PRECISIONS
-
     arguments = _arguments(launch_module)
-    assert arguments['precision'].choices == ['', *PRECISIONS]
     assert arguments['autostart'].choices == ['true', 'false']
     assert arguments['log_level'].choices == ['debug', 'info', 'warn', 'error', 'fatal']
+
+
+def test_precision_lists_no_empty_choice_that_the_command_line_cannot_pass(launch_module) -> None:
+    """`precision:=` is rejected by ros2 launch, so '' must not show as a valid choice."""
+    from edge_infer_ros.config import PRECISIONS
+
+    precision = _arguments(launch_module)['precision']
+    assert precision.choices is None
+    assert all(p in precision.description for p in PRECISIONS)
+
+
+def test_given_overrides_hold_only_the_arguments_that_were_given(launch_module) -> None:
+    import yaml
+
+    from edge_infer_ros.ros.launch_actions import GivenOverrides
+
+    overrides = GivenOverrides(launch_module.OVERRIDES)
+    path = overrides.perform(_context(model_path='/m.onnx', precision='', engine_cache_path=''))
+    assert yaml.safe_load(Path(path).read_text()) == {
+        '/**': {'ros__parameters': {'model_path': '/m.onnx'}}}
+    path = overrides.perform(_context(model_path='', precision='', engine_cache_path=''))
+    assert yaml.safe_load(Path(path).read_text()) == {'/**': {'ros__parameters': {}}}
 
 
 def test_parameter_overrides_default_to_the_params_file(launch_module) -> None:
@@ -109,9 +126,17 @@ def test_dds_profile_none_sets_nothing(launch_module, value) -> None:
     assert launch_module._dds_profile(_context(dds_profile=value)) == []
 
 
-def _detector_actions(launch_module: ModuleType, autostart: str) -> list:
-    overrides = dict.fromkeys(launch_module.OVERRIDES, '')
-    return launch_module._launch_detector(_context(**overrides, autostart=autostart))
+def _detector_actions(launch_module: ModuleType) -> list:
+    """The node, the activate handler and the configure request, declared at top level."""
+    from launch_ros.actions import LifecycleNode
+
+    from edge_infer_ros.ros.launch_actions import ChangeStateWhenReady
+
+    entities = launch_module.generate_launch_description().entities
+    (node,) = [e for e in entities if isinstance(e, LifecycleNode)]
+    (activate,) = [e for e in entities if isinstance(e, launch.actions.RegisterEventHandler)]
+    (configure,) = [e for e in entities if isinstance(e, ChangeStateWhenReady)]
+    return [node, activate, configure]
 
 
 def _transition(node, start: str, goal: str):
@@ -125,7 +150,7 @@ def _transition(node, start: str, goal: str):
 
 
 def test_autostart_activates_after_the_first_successful_configure_only(launch_module) -> None:
-    node, activate, _ = _detector_actions(launch_module, 'true')
+    node, activate, _ = _detector_actions(launch_module)
     handler = activate.event_handler
     assert handler.handle_once
     assert handler.matches(_transition(node, 'configuring', 'inactive'))
@@ -135,7 +160,7 @@ def test_autostart_activates_after_the_first_successful_configure_only(launch_mo
 
 @pytest.mark.parametrize('autostart', ['true', 'false'])
 def test_autostart_gates_configure_and_activate(launch_module, autostart) -> None:
-    _, activate, configure = _detector_actions(launch_module, autostart)
+    _, activate, configure = _detector_actions(launch_module)
     context = _context(autostart=autostart)
     assert configure.condition.evaluate(context) is (autostart == 'true')
     assert activate.condition.evaluate(context) is (autostart == 'true')
@@ -144,18 +169,9 @@ def test_autostart_gates_configure_and_activate(launch_module, autostart) -> Non
 # --- end to end: the real `ros2 launch`, as a robotics engineer runs it -----------------------
 
 def _ros2_cli() -> str:
-    exe = shutil.which('ros2', path=str(Path(sys.executable).parent)) or shutil.which('ros2')
-    if exe is None or importlib.util.find_spec('ros2launch') is None:
-        pytest.skip('the ros2 CLI with ros2launch is not installed')
-    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    from ros2_cli import ros2_executable
 
-    try:
-        prefix = Path(get_package_prefix('edge_infer_ros'))
-    except PackageNotFoundError:
-        pytest.skip('edge_infer_ros is not in the ament index (run scripts/setup_env.sh)')
-    if not (prefix / 'lib' / 'edge_infer_ros' / 'detector_node').exists():
-        pytest.skip(f'no lib/edge_infer_ros/detector_node under {prefix}')
-    return exe
+    return ros2_executable()
 
 
 @pytest.mark.ros

@@ -20,6 +20,7 @@ CORE = [
     'edge_infer_ros/__init__.py',
     'edge_infer_ros/config.py',
     'edge_infer_ros/errors.py',
+    'edge_infer_ros/naming.py',
     'edge_infer_ros/parameters.py',
     'edge_infer_ros/pipeline.py',
     'edge_infer_ros/stats.py',

@@ -268,6 +268,14 @@ class Engine:
         self.close()
 
 
+def _fallback_message(outcome: SessionOutcome) -> str:
+    """The fallback in one line: what runs instead of what was asked, why, what to do."""
+    return (f'PROVIDER FALLBACK: running on {outcome.active[0]}, not on '
+            f'{", ".join(outcome.missing)} as requested. Cause: {outcome.reason}. Fix that, or '
+            'list only the providers that run here in the providers parameter (e.g. [cpu]) '
+            'to run there on purpose; fallback_policy: error makes a fallback fail configure.')
+
+
 def _warn(log: Log | None, message: str) -> None:
     if log is not None:
         log(message)
@@ -275,11 +283,15 @@ def _warn(log: Log | None, message: str) -> None:
         _LOG.warning(message)
 
 
-def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
+def create_engine(
+    config: EngineConfig, log: Log | None = None, *, debug: Log | None = None,
+) -> Engine:
     """Create, verify, bind and warm up an engine as ``config`` says.
 
     ``log`` receives the warnings that must be seen (provider fallback, untrusted cache);
     without it they go to the ``edge_infer_ros.engine`` logger, which also gets info messages.
+    ``debug``, when given, receives ONNX Runtime's own error texts, and ONNX Runtime may print
+    its own warnings (otherwise it is kept quiet: see ``engine.session``).
 
     Raises:
         ConfigError: an invalid parameter, TensorRT option or shape (before ORT runs).
@@ -290,7 +302,7 @@ def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
     plan = make_plan(config)
     folder = plan.cache_root / plan.key
     if not plan.wants_tensorrt:
-        return _build(plan, None, Workspace(0, 'not used'), log)
+        return _build(plan, None, Workspace(0, 'not used'), log, debug)
     _make_cache_folder(folder, config)
     with cache.folder_lock(folder, on_wait=_LOG.info):
         state = cache.prepare_cache_dir(plan.cache_root, plan.key)
@@ -301,7 +313,7 @@ def create_engine(config: EngineConfig, log: Log | None = None) -> Engine:
             if not target.exists() or target.read_bytes() != plan.calibration_table.read_bytes():
                 shutil.copyfile(plan.calibration_table, target)
         workspace = resolve_workspace(config.workspace_bytes, config.device_id)
-        return _build(plan, state, workspace, log)
+        return _build(plan, state, workspace, log, debug)
 
 
 def _check_preprocess_guess(
@@ -353,7 +365,8 @@ def _make_cache_folder(folder: Path, config: EngineConfig) -> None:
 
 
 def _build(
-    plan: Plan, state: cache.CacheState | None, workspace: Workspace, log: Log | None
+    plan: Plan, state: cache.CacheState | None, workspace: Workspace, log: Log | None,
+    debug: Log | None,
 ) -> Engine:
     config = plan.config
     folder = plan.cache_root / plan.key
@@ -369,11 +382,13 @@ def _build(
     _LOG.info(f'creating session for {plan.model_path!r} with {wanted} (cache key {plan.key}); '
               f'preprocessing in the model: {plan.preprocess_reason}')
     outcome = open_session(plan.model_path, providers, _session_options(config),
-                           config.fallback_policy, config.device_id)
+                           config.fallback_policy, config.device_id, ort_verbose=debug is not None)
+    if debug is not None:
+        for name, text in outcome.ort_errors.items():
+            debug(f'ONNX Runtime could not start {name}: {text}')
     plan, outcome = _check_preprocess_guess(plan, outcome, log)
     if outcome.missing and config.fallback_policy == 'warn':
-        _warn(log, f'PROVIDER FALLBACK: requested {list(outcome.missing)!r} not active, '
-                   f'running on {list(outcome.active)!r}: {outcome.reason}')
+        _warn(log, _fallback_message(outcome))
     on_gpu = outcome.active[0] in GPU_PROVIDERS
     dtypes = {i.name: np.dtype(i.dtype_name) for i in plan.model.inputs}
     in_specs = [(n, s, dtypes[n]) for n, s in plan.shapes.shapes.items()]

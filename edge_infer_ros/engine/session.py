@@ -4,6 +4,16 @@
 providers *and none of the options*, printing to stdout. We pass ``enable_fallback=0`` so the
 error reaches us, keep its text for the status, apply the configured policy, and retry (when
 allowed) with the remaining providers *with* their options.
+
+ONNX Runtime also prints its own lines while it tries a provider whose libraries do not load: a
+red ``[E:onnxruntime:Default, provider_bridge_ort.cc...] Failed to load library ...`` per
+provider, yellow CUDA warnings and bare ANSI-reset lines, straight to stderr, before the caller
+can say what happened. They come through ORT's default logger when the provider bridge loads
+the provider library at session creation. Measured with onnxruntime-gpu 1.31.1 on a machine
+without CUDA: ``set_default_logger_severity(3)`` (errors) still prints the E lines, 4 (fatal)
+silences all of them, and the session's ``log_severity_level`` alone silences none. So sessions
+are created at 4, or at 2 (warnings, ORT's default) when the caller asks for ORT's own output
+(the node at debug level); the caller reports the fallback itself, once.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ __all__ = [
     'open_session',
 ]
 
+ORT_QUIET, ORT_VERBOSE = 4, 2  # ONNX Runtime log severities: fatal only; warnings and errors
 TRT, CUDA, CPU = 'TensorrtExecutionProvider', 'CUDAExecutionProvider', 'CPUExecutionProvider'
 ORT_PROVIDERS = {'tensorrt': TRT, 'cuda': CUDA, 'cpu': CPU}
 GPU_PROVIDERS = (TRT, CUDA)
@@ -49,6 +60,7 @@ class SessionOutcome:
     missing: tuple[str, ...]
     reason: str
     seconds: float
+    ort_errors: dict[str, str]  # provider -> ONNX Runtime's own error text (for debug logs)
 
 
 def _one_line(text: str, limit: int = 400) -> str:
@@ -58,14 +70,9 @@ def _one_line(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
-def _explain(missing: Sequence[str], ort_errors: dict[str, str], device_id: int) -> str:
-    parts = []
-    for name in missing:
-        part = f'{name}: {diagnose_provider(name, device_id)}'
-        if name in ort_errors:
-            part += f' (ONNX Runtime said: {ort_errors[name]})'
-        parts.append(part)
-    return '; '.join(parts)
+def _explain(missing: Sequence[str], device_id: int) -> str:
+    """The cause per missing provider, one clause each (ORT's own text is in ``ort_errors``)."""
+    return '; '.join(f'{name}: {diagnose_provider(name, device_id)}' for name in missing)
 
 
 def open_session(
@@ -74,11 +81,13 @@ def open_session(
     make_options: Callable[[], ort.SessionOptions],
     policy: str,
     device_id: int = 0,
+    ort_verbose: bool = False,
 ) -> SessionOutcome:
     """Create the session, verify the active providers and apply ``policy``.
 
     ``error`` raises on any missing provider; ``warn`` and ``allow`` continue with what is
-    active (the caller decides how loudly to report ``reason``).
+    active (the caller decides how loudly to report ``reason``). ``ort_verbose`` lets ONNX
+    Runtime print its own warnings and errors (see the module docstring).
 
     Raises:
         ProviderFallbackError: a requested provider is not active and ``policy`` is ``error``.
@@ -87,6 +96,7 @@ def open_session(
     requested = tuple(name for name, _ in providers)
     remaining = list(providers)
     ort_errors: dict[str, str] = {}
+    ort.set_default_logger_severity(ORT_VERBOSE if ort_verbose else ORT_QUIET)
     start = time.perf_counter()
     while True:
         try:
@@ -103,21 +113,22 @@ def open_session(
                 raise EngineError(msg) from err
             ort_errors[culprits[0]] = _one_line(str(err))
             if policy == 'error':
-                reason = _explain([culprits[0]], ort_errors, device_id)
-                msg = f'requested provider {culprits[0]} failed to start: {reason}'
+                reason = _explain([culprits[0]], device_id)
+                msg = (f'requested provider {culprits[0]} failed to start: {reason} '
+                       f'(ONNX Runtime said: {ort_errors[culprits[0]]})')
                 raise ProviderFallbackError(msg) from err
             remaining = [(n, o) for n, o in remaining if n != culprits[0]] or [(CPU, {})]
     seconds = time.perf_counter() - start
     active = tuple(session.get_providers())
     missing = tuple(name for name in requested if name not in active)
-    reason = _explain(missing, ort_errors, device_id) if missing else ''
+    reason = _explain(missing, device_id) if missing else ''
     if missing and policy == 'error':
         msg = (
             f'requested provider(s) {list(missing)!r} are not active, only {list(active)!r}: '
             f'{reason}'
         )
         raise ProviderFallbackError(msg)
-    return SessionOutcome(session, requested, active, missing, reason, seconds)
+    return SessionOutcome(session, requested, active, missing, reason, seconds, ort_errors)
 
 
 class Bindings:

@@ -54,8 +54,10 @@ class FrameDiff:
 class Comparison:
     """Agreement of source ``b`` with source ``a`` over their common frames.
 
-    ``agreement`` is 2 * matched / (detections of a + detections of b) (1.0 when both are empty);
-    ``frame_agreement`` the share of common frames where every detection found its partner.
+    ``agreement`` is 2 * matched / (detections of a + detections of b) (1.0 when both are empty),
+    and None when the sources have no frame in common: nothing was compared, which must never
+    read as agreement. ``frame_agreement`` is the share of common frames where every detection
+    found its partner.
     Deltas are ``b - a`` over matched pairs: scores, and box edges in pixels.
     """
 
@@ -67,7 +69,7 @@ class Comparison:
     detections_a: int
     detections_b: int
     matched: int
-    agreement: float
+    agreement: float | None
     frame_agreement: float
     score_delta: dict[str, float]
     box_delta_px: dict[str, float]
@@ -76,6 +78,14 @@ class Comparison:
     per_frame_agreement: list[float] = field(default_factory=list)
     score_deltas: list[float] = field(default_factory=list)
     iou_threshold: float = 0.5
+
+    def summary(self) -> str:
+        """One line: the agreement, or that there was nothing to compare."""
+        if self.agreement is None:
+            return (f'no common frames with {self.name_a} ({self.frames_only_a} frames only in '
+                    f'{self.name_a}, {self.frames_only_b} only in {self.name_b})')
+        return (f'agreement with {self.name_a} {self.agreement:.3f} over {self.frames} frames, '
+                f'{len(self.disagreements)} frames disagree')
 
     def as_dict(
         self, class_name: Callable[[int], str] = str, max_frames: int = 100,
@@ -140,7 +150,7 @@ def compare_sources(
         name_a=names[0], name_b=names[1], frames=len(common),
         frames_only_a=len(set(a) - set(b)), frames_only_b=len(set(b) - set(a)),
         detections_a=total_a, detections_b=total_b, matched=matched,
-        agreement=2.0 * matched / size if size else 1.0,
+        agreement=(2.0 * matched / size if size else 1.0) if common else None,
         frame_agreement=(len(common) - len(diffs)) / len(common) if common else 0.0,
         score_delta=_stats(scores), box_delta_px=_stats(boxes),
         matched_iou=({'mean': float(iou_all.mean()), 'min': float(iou_all.min())}

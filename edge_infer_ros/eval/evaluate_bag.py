@@ -36,8 +36,20 @@ from edge_infer_ros.eval.metrics import (
     latency_summary,
 )
 from edge_infer_ros.eval.report import write_report
-from edge_infer_ros.eval.run import BagJob, BagResult, Frame, evaluate_bags, read_detections
-from edge_infer_ros.tools.cli_params import add_params_arguments, load_params
+from edge_infer_ros.eval.run import (
+    BagJob,
+    BagResult,
+    Frame,
+    evaluate_bags,
+    plan_node_cameras,
+    read_detections,
+)
+from edge_infer_ros.tools.cli_params import (
+    add_naming_arguments,
+    add_params_arguments,
+    load_params,
+    node_names,
+)
 from edge_infer_ros.tools.outputs import Claim, claim, mark
 
 __all__ = ['main']
@@ -50,8 +62,10 @@ def _parser() -> argparse.ArgumentParser:
                                 epilog='See docs/evaluation.md.')
     p.add_argument('bags', nargs='*', help='rosbag2 folders, .mcap/.db3 files or ROS 1 .bag files')
     add_params_arguments(p)
+    add_naming_arguments(p)
     p.add_argument('--image-topic', action='append', default=[],
-                   help='image topic to run (repeatable); default: every Image/CompressedImage')
+                   help="image topic to run (repeatable), as the node's image_topics; default: "
+                        "the node's image_topics with --node-name/-r, else every image topic")
     p.add_argument('--gt-topic', action='append', default=[],
                    help='ground-truth Detection2DArray topic in the bag (repeatable)')
     p.add_argument('--gt-json', help='ground truth as a COCO-style JSON file (see docs)')
@@ -146,12 +160,11 @@ def _mark_interrupted(report: Path, outputs: Sequence[str]) -> None:
         print(f'{PROG}: partial output bag kept: {path}', file=sys.stderr)
 
 
-def _image_count(bags: Sequence[str], topics: Sequence[str], max_frames: int) -> int:
+def _image_count(bags: Sequence[str], names: set[str], max_frames: int) -> int:
     total = 0
     for bag in bags:
         try:
             with BagReader(bag) as reader:
-                names = {t if t.startswith('/') else f'/{t}' for t in topics}
                 count = sum(t.count for t in reader.topics.values()
                             if t.msgtype in IMAGE_TYPES and (not names or t.name in names))
         except BagError:
@@ -252,9 +265,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     metrics = {'comparisons': [cmp.as_dict(index.name)], 'problems': problems}
     files = write_report(report, metrics, comparisons=[cmp], class_name=index.name)
     mark(report, PROG, 'complete', list(files))
-    print(f'{PROG}: agreement {cmp.agreement:.3f} over {cmp.frames} frames, '
-          f'{len(cmp.disagreements)} disagree; report {files["summary.md"]}')
-    return 0
+    print(f'{PROG}: {cmp.summary()}; report {files["summary.md"]}')
+    return 0 if cmp.frames else 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -263,15 +275,16 @@ def _run(args: argparse.Namespace) -> int:
     if not args.bags:
         raise ConfigError('give at least one bag, or --compare BAG_A BAG_B')
     params = load_params(args)
+    cameras = plan_node_cameras(params, args.image_topic, node_names(args))
     truth_json = load_coco_json(args.gt_json) if args.gt_json else None
     recorded = ''
     if args.compare_with and not Path(args.compare_with).exists():
         recorded = args.compare_with
     report, outputs = _claim_outputs(args, _inputs(args, params))
-    jobs = [BagJob(bag, out, args.storage, tuple(args.image_topic), tuple(args.gt_topic),
-                   recorded, args.max_frames)
+    jobs = [BagJob(bag, out, args.storage, cameras, tuple(args.gt_topic), recorded,
+                   args.max_frames)
             for bag, out in zip(args.bags, outputs, strict=True)]
-    total = _image_count(args.bags, args.image_topic, args.max_frames)
+    total = _image_count(args.bags, {c.image_topic for c in cameras}, args.max_frames)
     started = time.perf_counter()
     try:
         with tqdm(total=total, unit='frame', disable=args.no_progress, desc=PROG) as bar:
@@ -320,15 +333,15 @@ def _run(args: argparse.Namespace) -> int:
     if identity:
         print(f'{PROG}: tracking {identity.line()}')
     if cmp:
-        print(f'{PROG}: agreement with {cmp.name_a} {cmp.agreement:.3f}, '
-              f'{len(cmp.disagreements)} frames disagree')
+        print(f'{PROG}: {cmp.summary()}', file=sys.stdout if cmp.frames else sys.stderr)
     for r in results:
         if r.error:
             print(f'{PROG}: error: {r.error}', file=sys.stderr)
     if ok and not frames:
         print(f'{PROG}: error: no image could be processed; see {files["summary.md"]}',
               file=sys.stderr)
-    return 1 if len(ok) < len(results) or not frames else 0
+    compared_nothing = cmp is not None and not cmp.frames
+    return 1 if len(ok) < len(results) or not frames or compared_nothing else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

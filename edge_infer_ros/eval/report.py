@@ -77,7 +77,8 @@ def _agreement_plot(path: Path, comparisons: Sequence[Comparison]) -> None:
         left.set_ylim(-0.05, 1.05)
         left.set_xlabel('frame (by stamp)')
         left.set_ylabel('agreement')
-        left.set_title(f'{cmp.name_b} vs {cmp.name_a}: {cmp.agreement:.3f}')
+        value = 'no common frames' if cmp.agreement is None else f'{cmp.agreement:.3f}'
+        left.set_title(f'{cmp.name_b} vs {cmp.name_a}: {value}')
         if cmp.score_deltas:
             right.hist(cmp.score_deltas, bins=40, color='tab:orange')
         right.set_xlabel(f'score delta ({cmp.name_b} - {cmp.name_a}), matched pairs')
@@ -147,6 +148,12 @@ def _summary(metrics: Mapping[str, Any], files: Mapping[str, str]) -> str:
                          f"{c['ground_truth']} | {c['detections']} |")
     lines += _identity_lines(metrics.get('identity'))
     for cmp in metrics.get('comparisons', []):
+        if cmp['agreement'] is None:
+            lines += ['', f"## {cmp['name_b']} vs {cmp['name_a']}", '',
+                      f"**No common frames**: nothing was compared ({cmp['frames_only_a']} "
+                      f"frames only in {cmp['name_a']}, {cmp['frames_only_b']} only in "
+                      f"{cmp['name_b']}; frames pair by header stamp and frame_id)."]
+            continue
         lines += ['', f"## {cmp['name_b']} vs {cmp['name_a']}", '',
                   f"Agreement **{cmp['agreement']:.3f}** (same class, IoU >= "
                   f"{cmp.get('iou_threshold', 0.5)}): {cmp['matched']} matched of "

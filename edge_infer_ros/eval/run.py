@@ -39,9 +39,10 @@ from edge_infer_ros.eval.messages import (
     ros2_header,
 )
 from edge_infer_ros.eval.metrics import LATENCY_STAGES
+from edge_infer_ros.naming import NodeNames, resolve_cameras
 from edge_infer_ros.parameters import node_config_from_params, pipeline_config_from_params
 from edge_infer_ros.pipeline import DetectionPipeline
-from edge_infer_ros.streams import plan_cameras
+from edge_infer_ros.streams import CameraPlan, plan_cameras
 
 __all__ = [
     'BagJob',
@@ -50,6 +51,7 @@ __all__ = [
     'Frame',
     'evaluate_bags',
     'plan_bag_cameras',
+    'plan_node_cameras',
     'process_bag',
     'read_detections',
 ]
@@ -66,7 +68,7 @@ class BagJob:
     bag: str
     output: str = ''
     storage: str = 'mcap'
-    image_topics: tuple[str, ...] = ()
+    cameras: tuple[CameraPlan, ...] = ()  # planned by plan_node_cameras; () discovers
     gt_topics: tuple[str, ...] = ()
     recorded: str = ''
     max_frames: int = 0
@@ -120,36 +122,59 @@ def _absolute(topic: str) -> str:
     return topic if topic.startswith('/') else f'/{topic}'
 
 
-def plan_bag_cameras(reader: BagReader, requested: Sequence[str]) -> list[Camera]:
-    """Image topics chosen by name or discovered by type, named like the node's outputs.
+def plan_node_cameras(
+    params: dict[str, Any], image_topics: Sequence[str], names: NodeNames | None,
+) -> tuple[CameraPlan, ...]:
+    """The node's cameras with the names it used live; () where the bag decides (discovery).
 
-    A discovered ``<topic>/compressed`` is left out when the raw ``<topic>`` is in the bag too.
+    ``image_topics`` (``--image-topic``) stands for the ``image_topics`` parameter; ``names``
+    (``--node-name``, ``-r``) for the node's namespace, name and remaps. With neither, every
+    image topic of a bag is a camera, as for a node in ``/`` subscribed to its absolute name.
 
     Raises:
-        BagError: a requested topic is missing or not an image, or the bag has no images.
+        ConfigError: bad image_topics or image_transport, or outputs that clash.
+    """
+    if names is None and not image_topics:
+        return ()
+    config = node_config_from_params(params)
+    topics = tuple(image_topics) or config.image_topics
+    return resolve_cameras(plan_cameras(topics, config.image_transport), names or NodeNames())
+
+
+def plan_bag_cameras(reader: BagReader, planned: Sequence[CameraPlan]) -> list[Camera]:
+    """The ``planned`` cameras in the bag, or its image topics discovered by type.
+
+    Discovered topics are named like the node's outputs (``plan_cameras``); a discovered
+    ``<topic>/compressed`` is left out when the raw ``<topic>`` is in the bag too.
+
+    Raises:
+        BagError: a planned topic is missing or not an image, or the bag has no images.
     """
     found = reader.topics_of_type(*IMAGE_TYPES)
-    # Discovery skips the compressed twin of a raw topic: one camera, one output topic.
-    discovered = [t for t in found if t.removesuffix('/compressed') == t
-                  or t.removesuffix('/compressed') not in found]
-    topics = [_absolute(t) for t in requested] or discovered
-    if not topics:
-        types = {t.name: t.msgtype for t in reader.topics.values()}
-        msg = f'bag {str(reader.path)!r} has no readable Image or CompressedImage topic: {types!r}'
-        raise BagError(msg)
-    for topic in topics:
-        if topic not in found:
-            info = reader.topics.get(topic)
+    if not planned:
+        # Discovery skips the compressed twin of a raw topic: one camera, one output topic.
+        discovered = [t for t in found if t.removesuffix('/compressed') == t
+                      or t.removesuffix('/compressed') not in found]
+        if not discovered:
+            types = {t.name: t.msgtype for t in reader.topics.values()}
+            msg = (f'bag {str(reader.path)!r} has no readable Image or CompressedImage topic: '
+                   f'{types!r}')
+            raise BagError(msg)
+        try:
+            planned = resolve_cameras(plan_cameras(tuple(discovered), 'auto'), NodeNames())
+        except ConfigError as err:
+            raise BagError(str(err)) from err
+    for plan in planned:
+        if plan.image_topic not in found:
+            info = reader.topics.get(plan.image_topic)
             why = 'is not in it' if info is None else (
                 info.problem or f'has type {info.msgtype!r}, not an image type')
-            msg = f'image topic {topic!r} of bag {str(reader.path)!r} {why}; images: {found!r}'
+            msg = (f'image topic {plan.image_topic!r} of bag {str(reader.path)!r} {why}; '
+                   f"images: {found!r}; give the node's names and remaps (--node-name, -r "
+                   'image_raw:=/camera/topic) or --image-topic')
             raise BagError(msg)
-    try:
-        plans = plan_cameras(tuple(topics), 'auto')
-    except ConfigError as err:
-        raise BagError(str(err)) from err
-    return [Camera(p.image_topic, _absolute(p.detections_topic),
-                   IMAGE_TYPES[reader.topics[p.image_topic].msgtype]) for p in plans]
+    return [Camera(p.image_topic, p.detections_topic,
+                   IMAGE_TYPES[reader.topics[p.image_topic].msgtype]) for p in planned]
 
 
 def _reference_topics(job: BagJob, reader: BagReader, cameras: list[Camera]) -> dict[str, str]:
@@ -186,7 +211,7 @@ def process_bag(
     result.times = {name: [] for name in LATENCY_STAGES}
     with BagReader(job.bag) as reader:
         result.topics = dict(reader.topics)
-        result.cameras = cameras = plan_bag_cameras(reader, job.image_topics)
+        result.cameras = cameras = plan_bag_cameras(reader, job.cameras)
         gt_topics = {_absolute(t) for t in job.gt_topics}
         for topic in sorted(gt_topics - set(reader.topics_of_type(DETECTIONS_TYPE))):
             msg = (f'ground-truth topic {topic!r} is not a readable Detection2DArray topic of '

@@ -45,11 +45,13 @@ from edge_infer_ros.ros.conversions import (
     label_info_msg,
 )
 from edge_infer_ros.ros.diagnostics import build_diagnostics
+from edge_infer_ros.ros.frame_debug import FrameDebugLog
 from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, drain_newest
 from edge_infer_ros.ros.log_throttle import KeyedThrottle, brief
 from edge_infer_ros.ros.params import NodeParameters
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
 from edge_infer_ros.ros.spin import run_node
+from edge_infer_ros.ros.stop_signals import StopSignals
 from edge_infer_ros.ros.topic_names import check_camera_topics
 from edge_infer_ros.streams import CameraPlan, FrameSlot, PendingFrame, SkipCounter, plan_cameras
 
@@ -96,6 +98,7 @@ class DetectorNode(LifecycleNode):
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
         self._frame_errors = KeyedThrottle(_THROTTLE_S)
+        self._frame_debug = FrameDebugLog(self.get_logger())
         self._params = NodeParameters(self, lambda: self._configured,
                                       self._apply_runtime_parameters)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -126,15 +129,18 @@ class DetectorNode(LifecycleNode):
         except ConfigError as err:
             self.get_logger().error(f'configure failed: {err}')
             return TransitionCallbackReturn.FAILURE
+        engine = pipeline_config.engine
         self.get_logger().info(
-            f'configuring: loading {pipeline_config.engine.model_path!r} with providers '
-            f'{list(pipeline_config.engine.providers)} at {pipeline_config.engine.precision} '
-            '(a first TensorRT engine build can take minutes; later starts use the cache)'
-        )
+            f'configuring: loading {engine.model_path!r} with providers '
+            f'{list(engine.providers)} at {engine.precision}'
+            + (' (a first TensorRT engine build can take minutes; later starts use the cache)'
+               if 'tensorrt' in engine.providers else ''))
         ticker = _ProgressTicker(self, start)
+        logger = self.get_logger()
         try:
-            pipeline = DetectionPipeline(pipeline_config, log=self.get_logger().info,
-                                         warn=self.get_logger().warning)
+            pipeline = DetectionPipeline(
+                pipeline_config, log=logger.info, warn=logger.warning,
+                debug=logger.debug if logger.is_enabled_for(LoggingSeverity.DEBUG) else None)
         except EdgeInferError as err:
             self.get_logger().error(f'configure failed: {err}')
             return TransitionCallbackReturn.FAILURE
@@ -200,10 +206,7 @@ class DetectorNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything, from whichever state the node was in."""
-        self._stop_processing()
-        self._release()
-        self._state_label = 'finalized'
-        self.get_logger().info(f'finalized: shut down from {state.label}, engine released')
+        self._shut_down()
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -215,13 +218,20 @@ class DetectorNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def destroy_node(self) -> None:
-        """Stop the worker before rclpy tears down the publishers it uses."""
-        state = self._state_label
-        self._stop_processing()
-        self._close_pipeline()
-        if state != 'finalized':
-            self.get_logger().info(f'stopped from {state}: engine released, node destroyed')
+        """Shut down (Ctrl-C, end of process) before rclpy tears down what the worker uses."""
+        if self._state_label != 'finalized':
+            self._shut_down()
         super().destroy_node()
+
+    def _shut_down(self) -> None:
+        """Stop the worker, release engine and publishers, and say so, from any state."""
+        previous = self._state_label
+        self._stop_processing()
+        released = self._pipeline is not None
+        self._release()
+        self._state_label = 'finalized'
+        self.get_logger().info(
+            f'finalized: shut down from {previous}' + (', engine released' if released else ''))
 
     # ------------------------------------------------------------------------------ helpers
     def _subscribe(self, cam: _Camera) -> None:
@@ -259,11 +269,6 @@ class DetectorNode(LifecycleNode):
             return
         # The sequence gap since the last frame taken includes the ones drained here.
         skipped = max(cam.skips.missed(frame.info) - drained, 0)
-        if (drained or skipped) and self._debug_logging():
-            self.get_logger().debug(
-                f'{cam.plan.image_topic}: {drained + skipped} older frame(s) dropped while the '
-                f'worker was busy ({skipped} never left the middleware)',
-                throttle_duration_sec=_THROTTLE_S)
         stats = cam.slot.stats
         with stats.lock:
             stats.dropped += drained + skipped
@@ -420,16 +425,7 @@ class DetectorNode(LifecycleNode):
         stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
         age_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
         stats.record(times, age_ms)
-        if self._debug_logging():
-            self.get_logger().debug(
-                f'{cam.plan.image_topic}: frame {stamp.sec}.{stamp.nanosec:09d} age '
-                f'{age_ms if age_ms is not None else float("nan"):.1f} ms, inference '
-                f'{times.inference:.1f} ms, host {times.host:.2f} ms, {len(dets)} detections',
-                throttle_duration_sec=_THROTTLE_S)
-
-    def _debug_logging(self) -> bool:
-        """Whether debug lines would be printed (checked before formatting per-frame text)."""
-        return bool(self.get_logger().is_enabled_for(LoggingSeverity.DEBUG))
+        self._frame_debug.frame_done(cam.plan.image_topic, stats, times, age_ms)
 
     def _frame_error(self, cam: _Camera, what: str, text: str) -> None:
         """Log a dropped frame, throttled per camera and kind (not one throttle for all)."""
@@ -469,9 +465,9 @@ class _ProgressTicker:
         self._done.set()
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None, stop: StopSignals | None = None) -> None:
     """Run the detector node; transitions come from launch, ``ros2 lifecycle`` or a manager."""
-    run_node(DetectorNode, args, threads=2)
+    run_node(DetectorNode, args, threads=2, stop=stop)
 
 
 if __name__ == '__main__':

@@ -1,139 +1,161 @@
-"""Process entry point shared by the package's nodes: init, spin, a clean exit on any stop signal.
+"""Process entry point shared by the package's nodes: init, spin, clean exit on Ctrl-C.
 
-A terminal's Ctrl-C under ``ros2 launch`` reaches a node twice: once from the terminal (the whole
-process group gets SIGINT) and once from launch, which forwards it. With rclpy's own handlers the
-first one shuts the context down and the second raises ``KeyboardInterrupt`` in the middle of the
-node's cleanup, and the process dies of the signal (launch: ``process has died [exit code -2]``).
-So the process takes SIGINT and SIGTERM itself: the executor spins in a thread, the main thread
-waits for a signal, logs it, destroys the node while the context is still valid (its log lines
-still reach ``/rosout``), then shuts down; later signals are absorbed. Exit status 0, also when a
-callback (a long engine build in configure) is still running: that one is not waited for.
+Under ``ros2 launch`` a terminal Ctrl-C reaches a node twice: from the terminal (SIGINT goes to
+the whole process group) and again from launch, which forwards SIGINT to its children. With
+rclpy's own handlers each SIGINT shuts the context down at once and becomes a
+``KeyboardInterrupt`` in the main thread, so the second one can land anywhere (node construction,
+``destroy_node``, ``rclpy.try_shutdown``); an uncaught one makes Python end the process by SIGINT
+(exit code -2, ``process has died`` in launch), and whatever the node logs while shutting down
+can no longer reach ``/rosout``. So this module handles SIGINT and SIGTERM itself: a signal only
+asks the spin loop to stop, however often it comes, and then, with the context still valid, a
+lifecycle node goes through its ``shutdown`` transition (logged, and seen by launch), the node is
+destroyed and rclpy shut down. The process exits 0 from every lifecycle state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+import inspect
 import os
-import signal
 import sys
 import threading
-import time
-from types import FrameType
+from typing import NoReturn
 
 import rclpy
-from rclpy.exceptions import InvalidHandle
 from rclpy.executors import (
     Executor,
     ExternalShutdownException,
     MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
+
+try:  # Iron and newer
+    from rclpy.exceptions import InvalidHandle
+except ImportError:  # Humble
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+
+    InvalidHandle = _rclpy.InvalidHandle
+from rclpy.lifecycle import LifecycleNode
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-__all__ = ['run_node']
+from edge_infer_ros.ros.stop_signals import StopSignals
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_GRACE_S = 5.0
+__all__ = ['run_node', 'spin_once', 'stop_executor']
 
-
-class _StopRequest:
-    """Which stop signal arrived first; set from a signal handler, waited on by the main thread."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.name = ''
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        del frame
-        if not self.name:
-            self.name = signal.Signals(signum).name
-        self.event.set()
+# How long the spin loop waits before it looks at the stop request again (a Python signal
+# handler runs only when the main thread runs Python, i.e. between waits).
+_POLL_S = 0.2
+# How long a stop waits for a callback still running (configure building or warming an
+# engine); launch escalates to SIGTERM after 5 s and SIGKILL after 10 s.
+_CALLBACK_GRACE_S = 3.0
 
 
-def _spin(executor: Executor, stop: _StopRequest, failure: list[BaseException]) -> None:
-    try:
-        while True:
-            try:
-                executor.spin()
-                return
-            except InvalidHandle:
-                # rclpy lets the QoS event handler of a subscription destroyed by another
-                # callback (deactivate) escape its wait-set build: the wait is simply redone.
-                continue
-    except ExternalShutdownException:
-        pass
-    except BaseException as err:  # noqa: BLE001 - handed to the main thread, re-raised there
-        if not stop.event.is_set():  # an error of the executor's own teardown is no failure
-            failure.append(err)
-    finally:
-        stop.event.set()
+def run_node(
+    factory: Callable[[], Node], args: list[str] | None, threads: int = 2,
+    stop: StopSignals | None = None,
+) -> None:
+    """Create the node after ``rclpy.init(args)`` and spin it until a stop signal or shutdown.
 
-
-def _stop_executor(executor: Executor) -> None:
-    """Stop spinning without waiting on a callback that is still running (an engine build)."""
-    try:
-        executor.shutdown(timeout_sec=0.0, wait_for_threads=False)  # type: ignore[call-arg]
-    except TypeError:  # Humble's executors have no wait_for_threads
-        executor.shutdown(timeout_sec=0.0)
-
-
-def _callback_running(grace: float) -> bool:
-    """Whether a callback still runs after ``grace`` seconds (the spinner or a pool thread)."""
-    deadline = time.monotonic() + grace
-    while True:
-        busy = [t for t in threading.enumerate()
-                if t.is_alive() and not t.daemon and t is not threading.main_thread()]
-        if not busy or time.monotonic() >= deadline:
-            return bool(busy)
-        time.sleep(0.05)
-
-
-def run_node(factory: Callable[[], Node], args: list[str] | None, threads: int = 2) -> None:
-    """Create the node after ``rclpy.init(args)`` and spin it until SIGINT, SIGTERM or shutdown.
-
-    A stop while a callback runs (a configure building a TensorRT engine for minutes) does not
-    wait for it: after a short grace the process exits at once, with status 0. The engine cache
-    throws away what an interrupted build left.
+    ``stop``: handlers an entry point installed before its imports; by default installed here.
     """
-    stop = _StopRequest()
-    for sig in _STOP_SIGNALS:
-        signal.signal(sig, stop)
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = stop if stop is not None else StopSignals().install()
     node: Node | None = None
-    executor: Executor = (SingleThreadedExecutor() if threads == 1
-                          else MultiThreadedExecutor(num_threads=threads))
-    failure: list[BaseException] = []
-    # Not a daemon, so neither are the executor's pool threads it starts: a callback still
-    # running at the end is then visible (and interpreter exit would wait for it).
-    spinner = threading.Thread(target=_spin, args=(executor, stop, failure),
-                               name='executor', daemon=False)
-    busy = False
+    executor: Executor | None = None
     try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        if stop.requested:  # Ctrl-C during start-up: nothing to run
+            return
         node = factory()
-        if not stop.event.is_set():
-            executor.add_node(node)
-            spinner.start()
-            stop.event.wait()
-        why = f'{stop.name} received' if stop.name else 'the ROS context was shut down'
-        node.get_logger().info(f'{why}: shutting down')
+        executor = (SingleThreadedExecutor() if threads == 1
+                    else MultiThreadedExecutor(num_threads=threads))
+        executor.add_node(node)
+        while not stop.requested and rclpy.ok():
+            spin_once(executor, _POLL_S)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
     finally:
-        _stop_executor(executor)
-        busy = _callback_running(_GRACE_S)
-        if node is not None and busy:
-            node.get_logger().warning('a callback is still running (an engine build?): exiting '
-                                      'without waiting for it')
-        elif node is not None:
+        if executor is not None and not stop_executor(executor, _CALLBACK_GRACE_S):
+            _leave_now(node)
+        if node is not None:
+            _finalize(node)
             node.destroy_node()
-        if not busy:
-            rclpy.try_shutdown(uninstall_handlers=False)  # it would restore the SIGINT default
-        # The process is ending: a late second Ctrl-C must not kill it while Python finalises
-        # (which resets handlers it installed to the default action, but leaves ignored ones).
-        for sig in _STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
-    if busy:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)  # finalising would join the pool thread that is still building
-    if failure:
-        raise failure[0]
+        _shut_down_rclpy()
+        stop.ignore_from_now_on()
+
+
+def spin_once(executor: Executor, timeout_sec: float) -> None:
+    """``executor.spin_once`` that survives an entity destroyed while the wait set was built.
+
+    A callback in another executor thread may destroy a subscription (the node re-subscribes
+    when publishers change reliability) while this thread adds it and its QoS event handlers to
+    the wait set; rclpy then raises ``InvalidHandle`` here. The next call builds the wait set
+    without it.
+    """
+    try:
+        executor.spin_once(timeout_sec=timeout_sec)
+    except InvalidHandle:
+        pass
+
+
+def stop_executor(executor: Executor, timeout_sec: float | None = None) -> bool:
+    """Shut ``executor`` down once the callbacks already handed to its threads have finished.
+
+    Returns False, leaving the executor as it is, when callbacks still run after
+    ``timeout_sec`` (None waits for them however long they take).
+
+    rclpy's ``shutdown`` destroys the executor's guard condition before it joins its threads
+    (Jazzy does not join them at all), so a callback still running then fails on that guard
+    (``InvalidHandle: cannot use Destroyable because destruction was requested``, reported as a
+    never-retrieved exception or an unhandled thread exception). The thread pool is a private
+    attribute of ``MultiThreadedExecutor`` (Humble to Kilted); where it is missing there is
+    nothing to wait for.
+    """
+    pool = getattr(executor, '_executor', None)
+    if isinstance(pool, ThreadPoolExecutor):
+        drain = threading.Thread(target=pool.shutdown, kwargs={'wait': True}, daemon=True)
+        drain.start()
+        drain.join(timeout_sec)
+        if drain.is_alive():
+            return False
+    executor.shutdown()
+    return True
+
+
+def _leave_now(node: Node | None) -> NoReturn:
+    """Exit at once: a callback (a configure building a TensorRT engine) will not end soon.
+
+    Waiting would let launch kill the process; leaving skips only the wait (the interpreter
+    would join that thread at exit too). The engine cache trusts files only under a manifest
+    written after a complete build, so an interrupted build is redone at the next start.
+    """
+    if node is not None:
+        node.get_logger().warning(
+            'finalized: shut down while a transition was still running (e.g. configure '
+            'building the engine), without waiting for it')
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _shut_down_rclpy() -> None:
+    """``rclpy.try_shutdown`` without uninstalling signal handlers rclpy never installed.
+
+    Kilted's uninstall resets SIGINT to the default action, so a late Ctrl-C would kill the
+    process (-2); Humble's and Jazzy's ``try_shutdown`` has no such step (nor the argument).
+    """
+    if 'uninstall_handlers' in inspect.signature(rclpy.try_shutdown).parameters:
+        rclpy.try_shutdown(uninstall_handlers=False)
+    else:
+        rclpy.try_shutdown()
+
+
+def _finalize(node: Node) -> None:
+    """Take a lifecycle node through ``shutdown`` from a primary state; skip it otherwise."""
+    if not isinstance(node, LifecycleNode):
+        return
+    try:
+        node.trigger_shutdown()
+    except Exception:  # noqa: BLE001 - mid-transition or finalized: destroy_node releases
+        pass

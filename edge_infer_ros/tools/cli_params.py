@@ -2,6 +2,8 @@
 
 ``-p name:=value`` follows ``ros2 run ... --ros-args -p``: the value is read as YAML, so
 ``-p precision:=fp32``, ``-p confidence_threshold:=0.4`` and ``-p providers:=[cpu]`` all work.
+``-r from:=to`` follows ``--ros-args -r``: with ``--node-name /ns/name`` it gives a tool the
+node's names (``naming.NodeNames``), so topics are named exactly as the live node named them.
 """
 
 from __future__ import annotations
@@ -13,17 +15,44 @@ from typing import Any
 import yaml
 
 from edge_infer_ros.errors import ConfigError
+from edge_infer_ros.naming import NodeNames
 from edge_infer_ros.parameters import load_params_file, validate_params
 
-__all__ = ['add_params_arguments', 'load_params', 'parse_overrides']
+__all__ = [
+    'add_naming_arguments',
+    'add_params_arguments',
+    'load_params',
+    'node_names',
+    'parse_overrides',
+]
 
 
 def add_params_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--params-file``, ``--node-name`` and ``-p/--param``."""
     parser.add_argument('--params-file', help="the node's parameters YAML (default: defaults)")
-    parser.add_argument('--node-name', help='node whose section of the parameters file to use')
+    parser.add_argument('--node-name', help='node whose section of the parameters file to use '
+                        '(with its namespace, e.g. /front/detector)')
     parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
                         help='override one parameter, e.g. -p precision:=fp32 (repeatable)')
+
+
+def add_naming_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``-r/--remap``: the node's remaps, so outputs get the node's topic names."""
+    parser.add_argument('-r', '--remap', action='append', default=[], metavar='FROM:=TO',
+                        help="the node's remap, as with --ros-args -r (repeatable), e.g. "
+                             '-r image_raw:=/cam/image_raw; with --node-name /ns/name the '
+                             'topics are named as the live node named them')
+
+
+def node_names(args: argparse.Namespace) -> NodeNames | None:
+    """The node's names from ``--node-name`` and ``-r``; None when neither was given.
+
+    Raises:
+        ConfigError: a malformed remap rule.
+    """
+    if not args.node_name and not args.remap:
+        return None
+    return NodeNames.parse(args.node_name, args.remap)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:

@@ -1,0 +1,98 @@
+"""Launch pieces for launch/detector.launch.py (imported only by launch files).
+
+``ChangeStateWhenReady`` asks for a lifecycle transition only once the node's ``change_state``
+service is up. launch_ros's ``ChangeState`` event handler waits for that service itself, but a
+Ctrl-C during the wait (the node's first second or two) destroys its client under it, and
+``ros2 launch`` ends with ``Caught exception in launch ... cannot use Destroyable`` and exit
+code 1. Waiting here, where shutdown is checked and that error is caught, leaves launch_ros a
+service that is already there.
+
+``GivenOverrides`` turns the launch arguments that were given into a parameters file, so an
+empty argument keeps the params file's value while the node stays a plain top-level action that
+``ros2 launch --print`` shows.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from launch import LaunchContext, Substitution
+from launch.action import Action
+from launch.events import matches_action
+from launch.substitutions import LaunchConfiguration
+from launch_ros.events.lifecycle import ChangeState
+from launch_ros.ros_adapters import get_ros_node
+import lifecycle_msgs.srv
+import yaml
+
+__all__ = ['ChangeStateWhenReady', 'GivenOverrides']
+
+_POLL_S = 0.2
+
+
+class ChangeStateWhenReady(Action):
+    """Emit ``ChangeState(transition_id)`` for ``node`` once its change_state service is up."""
+
+    def __init__(self, node: Any, transition_id: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._node = node
+        self._transition_id = transition_id
+
+    def describe(self) -> str:
+        """Shown by ``ros2 launch --print``."""
+        return (f'ChangeState(transition {self._transition_id}) once '
+                "the node's change_state service is up")
+
+    def execute(self, context: LaunchContext) -> None:
+        """Start waiting in launch's thread pool; launch waits for it before it exits."""
+        if context.is_shutdown:  # e.g. configure ended after a Ctrl-C: the node is leaving
+            return
+        service = f'{self._node.node_name}/change_state'
+        try:
+            client = get_ros_node(context).create_client(lifecycle_msgs.srv.ChangeState, service)
+        except Exception:  # noqa: BLE001 - launch's ROS node is already gone: shutting down
+            return
+        future = context.asyncio_loop.run_in_executor(None, self._wait, client, context)
+        context.add_completion_future(future)
+
+    def _wait(self, client: Any, context: LaunchContext) -> None:
+        while not context.is_shutdown:
+            try:
+                if client.wait_for_service(timeout_sec=_POLL_S):
+                    break
+            except Exception:  # noqa: BLE001 - launch's ROS node is gone: shutting down
+                return
+        else:
+            return
+        event = ChangeState(lifecycle_node_matcher=matches_action(self._node),
+                            transition_id=self._transition_id)
+        context.asyncio_loop.call_soon_threadsafe(context.emit_event_sync, event)
+
+
+class GivenOverrides(Substitution):
+    """A parameters file holding only the launch arguments ``names`` that were given.
+
+    An empty argument must keep the params_file's value, so it cannot be a plain parameter
+    entry (that would set the parameter to '').
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = names
+
+    def describe(self) -> str:
+        """Shown by ``ros2 launch --print``."""
+        return f'parameters from the non-empty arguments {list(self.names)}'
+
+    def perform(self, context: LaunchContext) -> str:
+        """Write the given arguments as a ROS parameters file; return its path."""
+        values = {}
+        for name in self.names:
+            value = LaunchConfiguration(name).perform(context)
+            if value:
+                values[name] = value
+        with tempfile.NamedTemporaryFile('w', prefix='edge_infer_overrides_', suffix='.yaml',
+                                         delete=False) as out:
+            yaml.safe_dump({'/**': {'ros__parameters': values}}, out)
+        return out.name
