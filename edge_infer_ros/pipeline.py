@@ -358,7 +358,8 @@ class DetectionPipeline:
                 f'precision {r["precision_effective"]}, input {r["input"]}, '
                 f'format {r["output_format"]}, {r["classes"]} classes, '
                 f'engine cache {cache}, tracker {r["tracker"]}')
-        text += f', preprocessing {r["preprocess_in_model"]}'
+        # The reason stays in /diagnostics: the configure line must stay readable.
+        text += f', preprocessing {r["preprocess_in_model"].split(" (")[0]}'
         if 'warmup_first_run_ms' in r:
             text += f', warm-up first run {r["warmup_first_run_ms"]} ms'
         if 'warmup_steady_ms' in r:

@@ -87,7 +87,7 @@ def test_stop_signal_exits_zero_and_logs_it(ros_graph, tmp_path, model, state, s
     log = (tmp_path / f'{name}.log').read_text()
     assert rc == 0, log
     assert f'{sig.name} received: shutting down' in log, log
-    assert f'stopped from {state}: engine released' in log, log
+    assert f'finalized: shut down from {state}' in log, log
     assert 'Traceback' not in log and 'Failed to publish log message' not in log, log
 
 
@@ -122,7 +122,7 @@ def test_ctrl_c_twice_during_shutdown_and_a_signal_while_configuring(
         process.kill()
     log = (tmp_path / 'sig_configuring.log').read_text()
     assert rc == 0 and 'SIGINT received: shutting down' in log, log
-    assert 'still running (an engine build?): exiting without waiting for it' in log, log
+    assert 'still running (e.g. configure building the engine), without waiting' in log, log
 
 
 def _configure_request() -> Any:

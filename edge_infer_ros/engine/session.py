@@ -19,7 +19,7 @@ are created at 4, or at 2 (warnings, ORT's default) when the caller asks for ORT
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import re
 import time
 from typing import Any
@@ -60,7 +60,8 @@ class SessionOutcome:
     missing: tuple[str, ...]
     reason: str
     seconds: float
-    ort_errors: dict[str, str]  # provider -> ONNX Runtime's own error text (for debug logs)
+    # provider -> ONNX Runtime's own error text (for debug logs)
+    ort_errors: dict[str, str] = field(default_factory=dict)
 
 
 def _one_line(text: str, limit: int = 400) -> str:

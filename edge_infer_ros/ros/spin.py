@@ -73,6 +73,8 @@ def run_node(
         executor.add_node(node)
         while not stop.requested and rclpy.ok():
             spin_once(executor, _POLL_S)
+        node.get_logger().info(f'{stop.name} received: shutting down' if stop.requested
+                               else 'the ROS context was shut down: shutting down')
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -24,6 +24,8 @@ class StopSignals:
 
     def __init__(self) -> None:
         self._requested = threading.Event()
+        self.name = ''
+        """The first stop signal's name (``SIGINT``), once one arrived."""
 
     @property
     def requested(self) -> bool:
@@ -47,4 +49,6 @@ class StopSignals:
             signal.signal(signum, signal.SIG_IGN)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self._requested.is_set():
+            self.name = signal.Signals(signum).name
         self._requested.set()
