@@ -100,10 +100,12 @@ class Launched:
             pytest.fail(f'ros2 launch did not end {timeout} s after Ctrl-C:\n{self.text()}')
 
     def kill(self) -> None:
-        """End whatever is left of the process group (cleanup after a failure)."""
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait()
+        """End whatever is left of the process group, even after launch itself has exited.
+
+        A launch that died of an exception can leave its nodes running; they share its group.
+        """
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()

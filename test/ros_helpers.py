@@ -70,8 +70,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, period: float
 
 def call(client: Any, request: Any, timeout: float = 60.0) -> Any:
     """Call a service from a node spun by the background executor and wait for the answer."""
-    # Generous: discovery of a new node's services can take many seconds on a loaded machine.
-    if not client.wait_for_service(timeout_sec=30.0):
+    if not client.wait_for_service(timeout_sec=30.0):  # discovery on a loaded machine
         msg = f'service {client.srv_name!r} not available'
         raise TimeoutError(msg)
     future = client.call_async(request)
