@@ -114,6 +114,7 @@ class EngineConfig:
     warmup_iterations: int = 3
     export_ep_context: bool = False
     cpu_threads: int = 0
+    cpu_spin_wait: bool = True
     preprocess_in_model: str = 'auto'
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
@@ -165,7 +166,7 @@ class NodeConfig:
     image_topics: tuple[str, ...] = ('image_raw',)
     image_transport: str = 'auto'
     qos_reliability: str = 'auto'
-    qos_depth: int = 2
+    qos_depth: int = 0
     class_id_mode: str = 'name'
     publish_debug_image: bool = True
     diagnostics_period: float = 1.0

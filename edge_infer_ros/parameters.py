@@ -200,6 +200,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        'Also write an EP-context model that embeds the built engine, for shipping.'),
     _p('cpu_threads', 'int', 0, 'Threads for the CPU provider, 0 lets ONNX Runtime decide.',
        min=0, max=256),
+    _p('cpu_spin_wait', 'bool', True,
+       'CPU provider threads spin briefly between operators instead of sleeping: faster '
+       'inference, but the spinning competes with camera and middleware threads on few cores.'),
     # Pre- and post-processing (configure-time).
     _p('output_format', 'string', 'auto',
        'Layout of the model outputs; auto detects it from names, shapes and metadata.',
@@ -249,7 +252,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p('qos_reliability', 'string', 'auto',
        'Image subscription reliability; auto matches the publishers found on each topic.',
        choices=('auto', 'reliable', 'best_effort')),
-    _p('qos_depth', 'int', 2, 'Image subscription queue depth.', min=1, max=100),
+    _p('qos_depth', 'int', 0,
+       'Image subscription history depth; 0 (auto): 1 with a DDS profile file in force (the '
+       'large-image profile), else 2 (large frames over default UDP need room to reassemble).',
+       min=0, max=100),
     _p('class_id_mode', 'string', 'name',
        'ObjectHypothesis.class_id carries the class name or the numeric id.',
        choices=('name', 'id')),

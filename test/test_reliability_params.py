@@ -234,14 +234,14 @@ def test_bad_values_in_a_params_file_start_the_node_and_fail_configure(
         '    confidence_threshold: 1.5\n    max_detections: "many"\n    iou_threshold: 1\n'
         '    precision: fp8\n    class_filter: []\n    mean: [0, 0, 0]\n'
         '    workspace: 2147483648\n')
-    context, node = _start_from_args(['--params-file', str(params), '-p', 'qos_depth:=0'])
+    context, node = _start_from_args(['--params-file', str(params), '-p', 'qos_depth:=-1'])
     try:
         lines = [line for line in capfd.readouterr().err.splitlines() if 'refused' in line]
         assert len(lines) == 1, lines
         for expected in ('confidence_threshold=1.5 (a number within [0.0, 1.0])',
                          "max_detections='many' (an integer within [1, 10000])",
                          "precision='fp8' (a string one of fp32, fp16, int8)",
-                         'qos_depth=0 (an integer within [1, 100])'):
+                         'qos_depth=-1 (an integer within [0, 100])'):
             assert expected in lines[0]
         values = node._params.values()
         assert values['iou_threshold'] == 1.0 and values['mean'] == [0.0, 0.0, 0.0]

@@ -137,6 +137,10 @@ def _session_options(config: EngineConfig) -> Callable[[], ort.SessionOptions]:
         options = ort.SessionOptions()
         if config.cpu_threads > 0:
             options.intra_op_num_threads = config.cpu_threads
+        # ONNX Runtime's own key; spinning threads finish an operator sooner but burn the cores
+        # that the middleware and other processes on a small robot computer need.
+        options.add_session_config_entry('session.intra_op.allow_spinning',
+                                         '1' if config.cpu_spin_wait else '0')
         return options
 
     return make

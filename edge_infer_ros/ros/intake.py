@@ -29,7 +29,7 @@ from rclpy.subscription import Subscription
 
 from edge_infer_ros.streams import PendingFrame
 
-__all__ = ['IntakeGate', 'MESSAGE_INFO_CALLBACKS', 'drain_newest']
+__all__ = ['IntakeGate', 'MESSAGE_INFO_CALLBACKS', 'Prefetcher', 'drain_newest']
 
 MESSAGE_INFO_CALLBACKS = hasattr(Subscription, 'CallbackType')
 """Whether subscription callbacks can receive message info (Iron and newer; not Humble)."""
@@ -84,3 +84,107 @@ def drain_newest(subscription: Any, data: Any, info: Any) -> tuple[PendingFrame,
             data, info = taken
             drained += 1
     return PendingFrame(data, info, time.monotonic()), drained
+
+
+class Prefetcher:
+    """Opens the gate of the camera being processed shortly before the worker will be free.
+
+    Taking a frame only once the worker is idle leaves it waiting for the take: measured on
+    2 cores with a 1080p camera, 7 ms a frame over the shared-memory transport and 25-50 ms
+    over the middleware's default UDP, where a 6 MB sample arrives in fragments. So the gate of
+    the camera in flight opens ``lead`` before a frame's typical processing time (the median of
+    the last frames: inference time on shared cores varies, and the mean follows the slow
+    outliers, which would open the gate too early) ends, where
+    ``lead`` is what recent takes took from gate opening to the frame being in its slot (75th
+    percentile, plus 2 ms, at most half a frame's processing). The next frame is then waiting,
+    at most ``lead`` older than it could be, and the frames in between still stay in the
+    middleware.
+    """
+
+    _WINDOW = 32
+    _MIN_FRAMES = 3
+
+    def __init__(self, open_gate: Callable[[], None]) -> None:
+        """``open_gate`` wakes the executor so it re-reads the gates (a guard condition)."""
+        self._open_gate = open_gate
+        self._cv = threading.Condition()
+        self._deadline: float | None = None
+        self._closed = False
+        self._open = False
+        self._start = 0.0
+        self._opened_at: float | None = None
+        self._durations: list[float] = []
+        self._latencies: list[float] = []
+        self._thread = threading.Thread(target=self._run, name='intake_prefetch', daemon=True)
+        self._thread.start()
+
+    @property
+    def open(self) -> bool:
+        """Whether the camera in flight may take its next frame now."""
+        return self._open
+
+    def lead_s(self) -> float | None:
+        """How long before the expected end of processing the gate opens (None: not yet)."""
+        typical = self._typical_s()
+        if typical is None or not self._latencies:
+            return None
+        ordered = sorted(self._latencies)
+        p75 = ordered[(len(ordered) * 3) // 4]
+        return min(p75 + 0.002, 0.5 * typical)
+
+    def _typical_s(self) -> float | None:
+        if len(self._durations) < self._MIN_FRAMES:
+            return None
+        return sorted(self._durations)[len(self._durations) // 2]
+
+    def started(self) -> None:
+        """The worker started a frame: arm the gate opening for the next one."""
+        self._start = time.monotonic()
+        self._opened_at = None  # only a gate opened from now on brings this camera's next frame
+        lead, typical = self.lead_s(), self._typical_s()
+        if lead is not None and typical is not None:
+            with self._cv:
+                self._deadline = self._start + max(typical - lead, 0.0)
+                self._cv.notify()
+
+    def finished(self) -> None:
+        """The worker is done with its frame (then :meth:`gate_opened` if its slot is empty)."""
+        self._durations.append(time.monotonic() - self._start)
+        del self._durations[:-self._WINDOW]
+        with self._cv:
+            self._deadline = None
+            self._open = False
+
+    def gate_opened(self) -> None:
+        """The gate just opened (idle worker or prefetch): time the take that follows."""
+        if self._opened_at is None:
+            self._opened_at = time.monotonic()
+
+    def frame_arrived(self) -> None:
+        """A frame reached its slot: keep how long it took since the gate opened."""
+        opened, self._opened_at = self._opened_at, None
+        if opened is not None:
+            self._latencies.append(time.monotonic() - opened)
+            del self._latencies[:-self._WINDOW]
+
+    def close(self) -> None:
+        """Stop the timer thread (deactivate)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        with self._cv:
+            while not self._closed:
+                if self._deadline is None:
+                    self._cv.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._cv.wait(remaining)
+                    continue
+                self._deadline = None
+                self._open = True
+                self.gate_opened()
+                self._open_gate()

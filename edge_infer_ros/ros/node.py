@@ -10,6 +10,7 @@ processed is read in place (:mod:`edge_infer_ros.imaging.cdr`), never deserializ
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -44,9 +45,10 @@ from edge_infer_ros.ros.conversions import (
     image_to_msg,
     label_info_msg,
 )
+from edge_infer_ros.ros.dds import image_history_depth
 from edge_infer_ros.ros.diagnostics import build_diagnostics
 from edge_infer_ros.ros.frame_debug import FrameDebugLog
-from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, drain_newest
+from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, Prefetcher, drain_newest
 from edge_infer_ros.ros.log_throttle import KeyedThrottle, brief
 from edge_infer_ros.ros.params import NodeParameters
 from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
@@ -94,6 +96,7 @@ class DetectorNode(LifecycleNode):
         self._current: _Camera | None = None
         self._next_index = 0
         self._gate_wake: Any = None
+        self._prefetch: Prefetcher | None = None
         self._qos_timer: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
@@ -175,6 +178,7 @@ class DetectorNode(LifecycleNode):
         for cam in self._cameras:
             self._subscribe(cam)
         self._stop.clear()
+        self._prefetch = Prefetcher(self._open_gates)
         self._active.set()
         self._worker = threading.Thread(target=self._work, name='detector_worker', daemon=True)
         self._worker.start()
@@ -251,13 +255,31 @@ class DetectorNode(LifecycleNode):
                 self._on_image(cam, data, None)
         cam.subscription = self.create_subscription(
             msg_type, cam.plan.image_topic, callback,
-            image_qos(reliability, self._node_config.qos_depth), event_callbacks=events,
+            image_qos(reliability, image_history_depth(self._node_config.qos_depth, os.environ)),
+            event_callbacks=events,
             callback_group=cam.gate, raw=True)
         cam.reliability = reliability
 
     def _wants_frame(self, cam: _Camera) -> bool:
         """Intake gate: take a frame only when it can be processed next (see ``intake``)."""
-        return self._active.is_set() and cam.slot.empty and self._current is not cam
+        if not self._active.is_set() or not cam.slot.empty:
+            return False
+        if self._current is not cam:
+            return True
+        prefetch = self._prefetch
+        # Its next frame is taken early only if no other camera's frame would go first.
+        return prefetch is not None and prefetch.open and all(
+            c.slot.empty for c in self._cameras if c is not cam)
+
+    def _open_gates(self) -> None:
+        """Wake the executor so it waits on the subscriptions whose gates are now open."""
+        gate_wake = self._gate_wake
+        if gate_wake is None:
+            return
+        try:
+            gate_wake.trigger()
+        except InvalidHandle:  # the node is being destroyed
+            pass
 
     def _on_image(self, cam: _Camera, data: Any, info: Any) -> None:
         subscription = cam.subscription
@@ -275,6 +297,8 @@ class DetectorNode(LifecycleNode):
             stats.skipped += skipped
         stats.received.tick(count=drained + skipped)
         cam.slot.put(frame)
+        if self._prefetch is not None:
+            self._prefetch.frame_arrived()
         self._wake.set()
 
     def _qos_hint(self, cam: _Camera, event: Any) -> None:
@@ -314,6 +338,9 @@ class DetectorNode(LifecycleNode):
         if self._worker is not None and self._worker is not threading.current_thread():
             self._worker.join(timeout=10.0)
         self._worker = None
+        if self._prefetch is not None:
+            self._prefetch.close()
+            self._prefetch = None
 
     def _release(self) -> None:
         for cam in self._cameras:
@@ -360,12 +387,16 @@ class DetectorNode(LifecycleNode):
                 self._wake.wait(timeout=0.5)
                 self._wake.clear()
                 continue
+            prefetch = self._prefetch
+            if prefetch is not None:
+                prefetch.started()
             self._process(*item)
             self._current = None
-            try:
-                self._gate_wake.trigger()  # this camera's gate opens: the executor takes again
-            except InvalidHandle:  # the node is being destroyed
-                return
+            if prefetch is not None:
+                prefetch.finished()
+                if item[0].slot.empty:  # nothing prefetched: the gate opens now
+                    prefetch.gate_opened()
+            self._open_gates()  # this camera's gate opens: the executor takes again
 
     def _next_frame(self) -> tuple[_Camera, PendingFrame] | None:
         """The next camera with a pending frame, round-robin so every camera keeps its share."""
