@@ -114,7 +114,7 @@ class EngineConfig:
     warmup_iterations: int = 3
     export_ep_context: bool = False
     cpu_threads: int = 0
-    cpu_spin_wait: bool = False
+    cpu_spin_wait: bool = True
     preprocess_in_model: str = 'auto'
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 

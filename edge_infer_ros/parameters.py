@@ -200,9 +200,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        'Also write an EP-context model that embeds the built engine, for shipping.'),
     _p('cpu_threads', 'int', 0, 'Threads for the CPU provider, 0 lets ONNX Runtime decide.',
        min=0, max=256),
-    _p('cpu_spin_wait', 'bool', False,
-       'CPU provider threads spin between operators instead of sleeping; off by default: on '
-       'cores shared with cameras and the middleware it cost CPU without adding throughput.'),
+    _p('cpu_spin_wait', 'bool', True,
+       'CPU provider threads spin between operators instead of sleeping (ONNX Runtime default); '
+       'false saves CPU for other processes on few cores at some inference speed.'),
     # Pre- and post-processing (configure-time).
     _p('output_format', 'string', 'auto',
        'Layout of the model outputs; auto detects it from names, shapes and metadata.',

@@ -95,8 +95,9 @@ class Prefetcher:
     the camera in flight opens ``lead`` before a frame's typical processing time (the median of
     the last frames: inference time on shared cores varies, and the mean follows the slow
     outliers, which would open the gate too early) ends, where
-    ``lead`` is what recent takes took from gate opening to the frame being in its slot (75th
-    percentile, plus 2 ms, at most half a frame's processing). The next frame is then waiting,
+    ``lead`` is what recent takes took from gate opening to the frame being in its slot (90th
+    percentile, plus 2 ms, at most half a frame's processing: a late take costs a gap, an early
+    one only staleness of a few milliseconds). The next frame is then waiting,
     at most ``lead`` older than it could be, and the frames in between still stay in the
     middleware.
     """
@@ -129,8 +130,8 @@ class Prefetcher:
         if typical is None or not self._latencies:
             return None
         ordered = sorted(self._latencies)
-        p75 = ordered[(len(ordered) * 3) // 4]
-        return min(p75 + 0.002, 0.5 * typical)
+        p90 = ordered[(len(ordered) * 9) // 10]
+        return min(p90 + 0.002, 0.5 * typical)
 
     def _typical_s(self) -> float | None:
         if len(self._durations) < self._MIN_FRAMES:
