@@ -293,7 +293,10 @@ def measure(kind: str, case: str, profile: bool, args: argparse.Namespace, domai
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cmd, extra = _node_cmd(kind, case, args.model, args.cache, args.baseline, args.param)
     log = open(Path(args.cache) / f'{kind}.log', 'a')  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT)
+    # ``python -m`` puts the working directory first on sys.path: run a baseline from its own
+    # checkout, or it would import this one.
+    proc = subprocess.Popen(cmd, env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=extra.get('PYTHONPATH'))
     collector = Collector(domain)
     result = Result()
     try:
@@ -367,6 +370,7 @@ def run(args: argparse.Namespace) -> None:
         Path(args.model).parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, str(REPO / 'tools' / 'make_bench_model.py'), '--out',
                         args.model], check=True)
+    args.model = str(Path(args.model).resolve())  # the baseline runs from its own checkout
     args.cache = tempfile.mkdtemp(prefix='bench_stream_')
     kinds = [k for k in args.nodes.split(',') if k != 'baseline' or args.baseline]
     if args.baseline and 'baseline' not in kinds:

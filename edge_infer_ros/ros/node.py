@@ -394,9 +394,13 @@ class DetectorNode(LifecycleNode):
             self._current = None
             if prefetch is not None:
                 prefetch.finished()
-                if item[0].slot.empty:  # nothing prefetched: the gate opens now
+            if item[0].slot.empty:  # nothing prefetched: this camera's gate opens now
+                if prefetch is not None:
                     prefetch.gate_opened()
-            self._open_gates()  # this camera's gate opens: the executor takes again
+                self._open_gates()  # wake the executor to take again
+            # With a frame prefetched no gate changes: waking the executor would only make it
+            # rebuild its wait set in Python, holding the GIL while this thread preprocesses.
+
 
     def _next_frame(self) -> tuple[_Camera, PendingFrame] | None:
         """The next camera with a pending frame, round-robin so every camera keeps its share."""
