@@ -14,7 +14,7 @@ received and dropped per second; and the detector's own per-stage host times fro
 A last section fits the node's CPU to output and dropped frames at two camera rates to show what
 one dropped frame costs.
 
-    .venv/bin/python bench/bench_stream.py                 # ~12 min on 2 cores
+    .venv/bin/python bench/bench_stream.py                 # ~20 min on 2 cores
     .venv/bin/python bench/bench_stream.py --quick         # one round, 1080p only
     .venv/bin/python bench/bench_stream.py --baseline DIR  # + detector_node of another checkout
 

@@ -1,11 +1,12 @@
 """Launch pieces for launch/detector.launch.py (imported only by launch files).
 
-``ChangeStateWhenReady`` asks for a lifecycle transition only once the node's ``change_state``
-service is up. launch_ros's ``ChangeState`` event handler waits for that service itself, but a
-Ctrl-C during the wait (the node's first second or two) destroys its client under it, and
-``ros2 launch`` ends with ``Caught exception in launch ... cannot use Destroyable`` and exit
-code 1. Waiting here, where shutdown is checked and that error is caught, leaves launch_ros a
-service that is already there.
+``ChangeStateWhenReady`` calls the node's ``change_state`` service itself once it is up.
+launch_ros's ``ChangeState`` event handler would wait for the service and call it too, but a
+Ctrl-C during its wait or its call (the node's first second or two) destroys its client under it,
+and ``ros2 launch`` ends with ``Caught exception in launch ... cannot use Destroyable`` and exit
+code 1 (seen on Jazzy even once the service was up). Here shutdown is checked while waiting and
+while the call is in flight, and that error ends the wait quietly. The node still publishes its
+transition events, so launch's ``OnStateTransition`` handlers see every transition.
 
 ``GivenOverrides`` turns the launch arguments that were given into a parameters file, so an
 empty argument keeps the params file's value while the node stays a plain top-level action that
@@ -15,13 +16,13 @@ empty argument keeps the params file's value while the node stays a plain top-le
 from __future__ import annotations
 
 import tempfile
+import threading
 from typing import Any
 
 from launch import LaunchContext, Substitution
 from launch.action import Action
-from launch.events import matches_action
+import launch.logging
 from launch.substitutions import LaunchConfiguration
-from launch_ros.events.lifecycle import ChangeState
 from launch_ros.ros_adapters import get_ros_node
 import lifecycle_msgs.srv
 import yaml
@@ -32,7 +33,7 @@ _POLL_S = 0.2
 
 
 class ChangeStateWhenReady(Action):
-    """Emit ``ChangeState(transition_id)`` for ``node`` once its change_state service is up."""
+    """Ask ``node`` for transition ``transition_id`` once its change_state service is up."""
 
     def __init__(self, node: Any, transition_id: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -57,7 +58,10 @@ class ChangeStateWhenReady(Action):
         context.add_completion_future(future)
 
     def _wait(self, client: Any, context: LaunchContext) -> None:
-        while not context.is_shutdown:
+        # A shut-down ROS context (a SIGINT that rclpy's handler took before launch's) also
+        # ends the wait: wait_for_service would return at once forever, and launch would wait
+        # for this thread instead of ending once its processes have.
+        while not context.is_shutdown and client.context.ok():
             try:
                 if client.wait_for_service(timeout_sec=_POLL_S):
                     break
@@ -65,9 +69,22 @@ class ChangeStateWhenReady(Action):
                 return
         else:
             return
-        event = ChangeState(lifecycle_node_matcher=matches_action(self._node),
-                            transition_id=self._transition_id)
-        context.asyncio_loop.call_soon_threadsafe(context.emit_event_sync, event)
+        request = lifecycle_msgs.srv.ChangeState.Request()
+        request.transition.id = self._transition_id
+        done = threading.Event()
+        try:
+            future = client.call_async(request)
+            future.add_done_callback(lambda _future: done.set())
+        except Exception:  # noqa: BLE001 - launch's ROS node is gone: shutting down
+            return
+        while not done.wait(_POLL_S):
+            if context.is_shutdown or not client.context.ok():
+                future.cancel()
+                return
+        if future.exception() is None and not future.result().success:
+            launch.logging.get_logger('launch').error(
+                f'{self._node.node_name}: lifecycle transition {self._transition_id} failed '
+                "(the node's log says why)")
 
 
 class GivenOverrides(Substitution):
