@@ -10,7 +10,9 @@ How: each camera's raw subscription sits in an :class:`IntakeGate`, a callback g
 the executor wait on the subscription only while the camera's slot is empty and the worker is not
 processing this camera. When the worker finishes a frame it triggers a guard condition, the
 executor re-waits with the gate open, and the callback takes the newest pending message
-(draining older ones when the history is deeper than one). Messages stay serialized (``raw``):
+(draining older ones when the history is deeper than one). When a frame is already waiting, the
+worker (or the :class:`Prefetcher`'s timer) takes it itself under the gate's claim, and the
+executor is not woken at all. Messages stay serialized (``raw``):
 :mod:`edge_infer_ros.imaging.cdr` reads the fields and views the pixels in place.
 
 With two or more cameras a camera may take while the worker processes another one, so each
