@@ -323,7 +323,7 @@ class DetectorNode(LifecycleNode):
         self._accept(cam, frame, drained)
 
     def _accept(self, cam: _Camera, frame: PendingFrame, drained: int) -> None:
-        """Put a taken frame in its slot; ``drained`` newer-than-it frames were discarded."""
+        """Put a taken frame in its slot; ``drained`` older frames were taken to reach it."""
         # The sequence gap since the last frame taken includes the ones drained here.
         skipped = max(cam.skips.missed(frame.info) - drained, 0)
         stats = cam.slot.stats
@@ -429,14 +429,12 @@ class DetectorNode(LifecycleNode):
             self._current = None
             if prefetch is not None:
                 prefetch.finished()
+            # Wake the executor only when nothing was prefetched and nothing is waiting: each
+            # wake-up rebuilds its wait set in Python, taking CPU and the GIL from this thread.
             if item[0].slot.empty and not self._take_waiting(item[0]):
-                # Nothing prefetched and nothing waiting: this camera's gate opens now.
                 if prefetch is not None:
                     prefetch.gate_opened()
-                self._open_gates()  # wake the executor to take the next frame
-            # With a frame prefetched no gate changes: waking the executor would only make it
-            # rebuild its wait set in Python, holding the GIL while this thread preprocesses.
-
+                self._open_gates()
 
     def _next_frame(self) -> tuple[_Camera, PendingFrame] | None:
         """The next camera with a pending frame, round-robin so every camera keeps its share."""
