@@ -104,7 +104,10 @@ def run_tutorial(args: argparse.Namespace) -> None:
 
     rclpy.init()
     node = rclpy.create_node('tutorial_detector')
-    session = ort.InferenceSession(args.model, providers=['CPUExecutionProvider'])
+    options = ort.SessionOptions()
+    if args.no_spin:
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    session = ort.InferenceSession(args.model, options, providers=['CPUExecutionProvider'])
     name = session.get_inputs()[0].name
     size = session.get_inputs()[0].shape[2]
     pub = node.create_publisher(Detection2DArray, 'detections', 10)
@@ -260,11 +263,12 @@ def _env(domain: int, profile: bool) -> dict[str, str]:
 
 
 def _node_cmd(kind: str, case: str, model: str, cache: str, baseline: str | None,
-              extra_params: list[str]) -> tuple[list[str], dict[str, str]]:
+              extra_params: list[str], spin: bool = True) -> tuple[list[str], dict[str, str]]:
     fmt = CASES[case][0]
     if kind == 'tutorial':
         cmd = [sys.executable, __file__, 'tutorial', '--model', model]
-        return cmd + (['--compressed'] if fmt == 'jpeg' else []), {}
+        cmd += ['--compressed'] if fmt == 'jpeg' else []
+        return cmd + ([] if spin else ['--no-spin']), {}
     topic = 'image_raw/compressed' if fmt == 'jpeg' else 'image_raw'
     module, extra = 'edge_infer_ros.ros.node', {}
     if kind == 'baseline' and baseline:
@@ -277,13 +281,13 @@ def _node_cmd(kind: str, case: str, model: str, cache: str, baseline: str | None
     cmd = [sys.executable, '-m', module, '--ros-args', '-r', '__node:=bench_detector']
     for key, value in params.items():
         cmd += ['-p', f'{key}:={value}']
-    for item in extra_params:
+    for item in [*extra_params, *([] if spin else ['cpu_spin_wait:=false'])]:
         cmd += ['-p', item]
     return cmd, extra
 
 
 def measure(kind: str, case: str, profile: bool, args: argparse.Namespace, domain: int,
-            rate: float = RATE_HZ) -> Result:
+            rate: float = RATE_HZ, spin: bool = True) -> Result:
     """Start camera and node, wait until detections flow, measure one window, stop both."""
     fmt, width, height = CASES[case]
     env = _env(domain, profile)
@@ -291,7 +295,7 @@ def measure(kind: str, case: str, profile: bool, args: argparse.Namespace, domai
         [sys.executable, __file__, 'camera', '--format', fmt, '--width', str(width),
          '--height', str(height), '--rate', str(rate)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cmd, extra = _node_cmd(kind, case, args.model, args.cache, args.baseline, args.param)
+    cmd, extra = _node_cmd(kind, case, args.model, args.cache, args.baseline, args.param, spin)
     log = open(Path(args.cache) / f'{kind}.log', 'a')  # noqa: SIM115 - closed below
     # ``python -m`` puts the working directory first on sys.path: run a baseline from its own
     # checkout, or it would import this one.
@@ -448,12 +452,19 @@ def run(args: argparse.Namespace) -> None:
 
 
 def drop_cost(args: argparse.Namespace, kinds: list[str], domain: int) -> dict[str, float]:
-    """CPU per dropped 1080p frame: fit CPU = a * output + b * dropped over two camera rates."""
-    print('\nCPU per dropped 1080p frame (large-image profile): node CPU at camera 30 Hz and '
-          '20 Hz, fitted as cpu/s = a * out/s + b * dropped/s', flush=True)
+    """CPU per dropped 1080p frame: fit CPU = a * output + b * dropped over two camera rates.
+
+    ONNX Runtime's threads spin between operators by default and fill both cores whatever the
+    node does, which hides a dropped frame's cost; these runs turn spinning off (the node's
+    ``cpu_spin_wait``, the tutorial's session option) so the process's CPU is its work. The
+    before-checkout has no such parameter and spins.
+    """
+    print('\nCPU per dropped 1080p frame (large-image profile, ONNX Runtime spinning off): node '
+          'CPU at camera 30 Hz and 20 Hz, fitted as cpu/s = a * out/s + b * dropped/s',
+          flush=True)
     out: dict[str, float] = {}
     for kind in kinds:
-        runs = [measure(kind, 'bgr8 1920x1080', True, args, domain, rate)
+        runs = [measure(kind, 'bgr8 1920x1080', True, args, domain, rate, spin=False)
                 for rate in (30.0, 20.0, 30.0, 20.0)]
         pts = [(r.fps, r.dropped_hz if r.dropped_hz == r.dropped_hz else 0.0, r.cpu_cores)
                for r in runs]
@@ -478,6 +489,7 @@ def main() -> None:
     tut = sub.add_parser('tutorial')
     tut.add_argument('--model', required=True)
     tut.add_argument('--compressed', action='store_true')
+    tut.add_argument('--no-spin', action='store_true')
     parser.add_argument('--model', default=str(DEFAULT_MODEL))
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--seconds', type=float, default=15.0, help='measurement window')

@@ -254,7 +254,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        choices=('auto', 'reliable', 'best_effort')),
     _p('qos_depth', 'int', 0,
        'Image subscription history depth; 0 (auto): 1 with a DDS profile file in force (the '
-       'large-image profile), else 2 (large frames over default UDP need room to reassemble).',
+       'large-image profile), else 3 (large frames over default UDP need room to reassemble).',
        min=0, max=100),
     _p('class_id_mode', 'string', 'name',
        'ObjectHypothesis.class_id carries the class name or the numeric id.',

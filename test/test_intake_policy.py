@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ros
 
 def test_history_depth_follows_the_dds_profile_unless_set() -> None:
     kilted = {'ROS_DISTRO': 'kilted'}
-    assert image_history_depth(0, kilted) == 2  # default UDP: room to reassemble fragments
+    assert image_history_depth(0, kilted) == 3  # default UDP: room to reassemble fragments
     assert image_history_depth(0, {**kilted, profile_variable(kilted): '/p.xml'}) == 1
     jazzy = {'ROS_DISTRO': 'jazzy', 'FASTRTPS_DEFAULT_PROFILES_FILE': '/p.xml'}
     assert image_history_depth(0, jazzy) == 1
