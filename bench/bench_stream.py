@@ -1,20 +1,22 @@
 """Stream benchmark: detector_node vs a conventional tutorial node under a real camera process.
 
 Not a test. In one run, for each case (bgr8 640x480, bgr8 1920x1080, JPEG CompressedImage
-1920x1080) and each DDS setup (the middleware's defaults, as a user's own camera driver runs, and
-the large-image profile the launch file applies), it starts a camera process publishing at 30 Hz
-(RELIABLE, depth 10, like camera drivers and ``ros2 bag play``), then, in turn and as separate
-processes, ``detector_node`` (configured and activated through its lifecycle services, default
-parameters, ``publish_debug_image: false``) and the tutorial node below, with the same model on
-the CPU provider. It measures the bare ``session.run`` time of the model in the same run and
-prints, per case and node (medians over alternating rounds): output fps; fps x bare time (the
-fraction of the model's own maximum); image stamp -> detections received age p50/p99 and p99 /
-bare time; CPU seconds of the node process per output frame and per received frame; frames
-received and dropped per second; and the detector's own per-stage host times from /diagnostics.
+1920x1080) and each DDS setup (the middleware's defaults, as a user's own camera driver runs; the
+large-image profile the launch file applies, in both processes; and that profile in the node only,
+as when the launch file starts the node beside a camera driver run without it), it starts a camera
+process publishing at 30 Hz (RELIABLE, depth 10, like camera drivers and ``ros2 bag play``), then,
+in turn and as separate processes, ``detector_node`` (configured and activated through its
+lifecycle services, default parameters, ``publish_debug_image: false``) and the tutorial node
+below, with the same model on the CPU provider. It measures the bare ``session.run`` time of the
+model in the same run and prints, per case and node (medians over alternating rounds): output
+fps; fps x bare time (the fraction of the model's own maximum); image stamp -> detections
+received age p50/p99 and p99 / bare time; CPU seconds of the node process per output frame and
+per received frame; frames received and dropped per second; and the detector's own per-stage
+host times from /diagnostics.
 A last section fits the node's CPU to output and dropped frames at two camera rates to show what
 one dropped frame costs.
 
-    .venv/bin/python bench/bench_stream.py                 # ~20 min on 2 cores
+    .venv/bin/python bench/bench_stream.py                 # ~35 min on 2 cores
     .venv/bin/python bench/bench_stream.py --quick         # one round, 1080p only
     .venv/bin/python bench/bench_stream.py --baseline DIR  # + detector_node of another checkout
 
@@ -47,6 +49,12 @@ CASES = {
     'bgr8 640x480': ('bgr8', 640, 480),
     'bgr8 1920x1080': ('bgr8', 1920, 1080),
     'jpeg 1920x1080': ('jpeg', 1920, 1080),
+}
+SETUPS = {  # key: (label, camera uses the profile, node uses the profile)
+    'default': ('default DDS', False, False),
+    'profile': ('large-image profile', True, True),
+    # The launch file applies the profile to the node; a user's own camera driver runs without.
+    'node-only': ('profile on node only', False, True),
 }
 RATE_HZ = 30.0
 CLK_TCK = os.sysconf('SC_CLK_TCK')
@@ -286,15 +294,16 @@ def _node_cmd(kind: str, case: str, model: str, cache: str, baseline: str | None
     return cmd, extra
 
 
-def measure(kind: str, case: str, profile: bool, args: argparse.Namespace, domain: int,
+def measure(kind: str, case: str, setup: str, args: argparse.Namespace, domain: int,
             rate: float = RATE_HZ, spin: bool = True) -> Result:
     """Start camera and node, wait until detections flow, measure one window, stop both."""
     fmt, width, height = CASES[case]
-    env = _env(domain, profile)
+    _, camera_profile, node_profile = SETUPS[setup]
+    env = _env(domain, node_profile)
     cam = subprocess.Popen(
         [sys.executable, __file__, 'camera', '--format', fmt, '--width', str(width),
          '--height', str(height), '--rate', str(rate)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env=_env(domain, camera_profile), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cmd, extra = _node_cmd(kind, case, args.model, args.cache, args.baseline, args.param, spin)
     log = open(Path(args.cache) / f'{kind}.log', 'a')  # noqa: SIM115 - closed below
     # ``python -m`` puts the working directory first on sys.path: run a baseline from its own
@@ -380,9 +389,7 @@ def run(args: argparse.Namespace) -> None:
     if args.baseline and 'baseline' not in kinds:
         kinds.append('baseline')
     cases = args.case or (['bgr8 1920x1080'] if args.quick else list(CASES))
-    setups = [(name, profile) for name, profile, key in
-              (('default DDS', False, 'default'), ('large-image profile', True, 'profile'))
-              if not args.setup or key in args.setup]
+    setups = [(SETUPS[key][0], key) for key in SETUPS if not args.setup or key in args.setup]
     results: dict[tuple[str, str, str], list[Result]] = {}
     bares: list[float] = []
     domain = 150 + os.getpid() % 50
@@ -390,10 +397,10 @@ def run(args: argparse.Namespace) -> None:
         bares.append(bare_ms(args.model))
         print(f'round {rnd + 1}/{args.rounds}: bare session.run {bares[-1]:.1f} ms', flush=True)
         for case in cases:
-            for setup, profile in setups:
+            for setup, key in setups:
                 order = kinds if rnd % 2 == 0 else kinds[::-1]
                 for kind in order:
-                    r = measure(kind, case, profile, args, domain)
+                    r = measure(kind, case, key, args, domain)
                     results.setdefault((case, setup, kind), []).append(r)
                     print(f'  {case:15s} {setup:20s} {kind:9s} {r.fps:5.1f} fps, age p50 '
                           f'{r.age_p50:6.1f} p99 {r.age_p99:6.1f} ms, CPU {r.cpu_cores:.2f} '
@@ -464,7 +471,7 @@ def drop_cost(args: argparse.Namespace, kinds: list[str], domain: int) -> dict[s
           flush=True)
     out: dict[str, float] = {}
     for kind in kinds:
-        runs = [measure(kind, 'bgr8 1920x1080', True, args, domain, rate, spin=False)
+        runs = [measure(kind, 'bgr8 1920x1080', 'profile', args, domain, rate, spin=False)
                 for rate in (30.0, 20.0, 30.0, 20.0)]
         pts = [(r.fps, r.dropped_hz if r.dropped_hz == r.dropped_hz else 0.0, r.cpu_cores)
                for r in runs]
@@ -501,8 +508,8 @@ def main() -> None:
                         help='extra detector_node parameter (both detector variants)')
     parser.add_argument('--case', action='append', choices=list(CASES),
                         help='run only these cases (default: all)')
-    parser.add_argument('--setup', action='append', choices=['default', 'profile'],
-                        help='run only these DDS setups (default: both)')
+    parser.add_argument('--setup', action='append', choices=list(SETUPS),
+                        help='run only these DDS setups (default: all)')
     parser.add_argument('--nodes', default='tutorial,detector',
                         help='comma-separated subset of tutorial,detector,baseline')
     args = parser.parse_args()

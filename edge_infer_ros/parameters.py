@@ -253,8 +253,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        'Image subscription reliability; auto matches the publishers found on each topic.',
        choices=('auto', 'reliable', 'best_effort')),
     _p('qos_depth', 'int', 0,
-       'Image subscription history depth; 0 (auto): 1 with a DDS profile file in force (the '
-       'large-image profile), else 3 (large frames over default UDP need room to reassemble).',
+       'Image subscription history depth; 0 (auto): 3, room for large frames that the middleware '
+       'reassembles from fragments while the worker is busy (1 starved 1080p streams).',
        min=0, max=100),
     _p('class_id_mode', 'string', 'name',
        'ObjectHypothesis.class_id carries the class name or the numeric id.',

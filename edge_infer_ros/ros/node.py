@@ -10,7 +10,6 @@ processed is read in place (:mod:`edge_infer_ros.imaging.cdr`), never deserializ
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any
@@ -45,13 +44,18 @@ from edge_infer_ros.ros.conversions import (
     image_to_msg,
     label_info_msg,
 )
-from edge_infer_ros.ros.dds import image_history_depth
 from edge_infer_ros.ros.diagnostics import build_diagnostics
 from edge_infer_ros.ros.frame_debug import FrameDebugLog
 from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, Prefetcher, drain_newest
 from edge_infer_ros.ros.log_throttle import KeyedThrottle, brief
 from edge_infer_ros.ros.params import NodeParameters
-from edge_infer_ros.ros.qos import choose_reliability, describe_reliability, image_qos, latched_qos
+from edge_infer_ros.ros.qos import (
+    choose_reliability,
+    describe_reliability,
+    image_history_depth,
+    image_qos,
+    latched_qos,
+)
 from edge_infer_ros.ros.spin import run_node
 from edge_infer_ros.ros.stop_signals import StopSignals
 from edge_infer_ros.ros.topic_names import check_camera_topics
@@ -255,7 +259,7 @@ class DetectorNode(LifecycleNode):
                 self._on_image(cam, data, None)
         cam.subscription = self.create_subscription(
             msg_type, cam.plan.image_topic, callback,
-            image_qos(reliability, image_history_depth(self._node_config.qos_depth, os.environ)),
+            image_qos(reliability, image_history_depth(self._node_config.qos_depth)),
             event_callbacks=events,
             callback_group=cam.gate, raw=True)
         cam.reliability = reliability
