@@ -178,16 +178,21 @@ class Prefetcher:
         self._thread.join(timeout=5.0)
 
     def _run(self) -> None:
-        with self._cv:
-            while not self._closed:
-                if self._deadline is None:
-                    self._cv.wait()
-                    continue
-                remaining = self._deadline - time.monotonic()
-                if remaining > 0:
+        while True:
+            with self._cv:
+                while not self._closed:
+                    if self._deadline is None:
+                        self._cv.wait()
+                        continue
+                    remaining = self._deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
                     self._cv.wait(remaining)
-                    continue
+                if self._closed:
+                    return
                 self._deadline = None
                 self._open = True
                 self.gate_opened()
-                self._open_gate()
+            # Outside the lock: ``open_gate`` may take a waiting frame (2.7 ms for 1080p), and
+            # the worker's ``finished`` must not wait for that take to end.
+            self._open_gate()
