@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+import subprocess
 import threading
 from typing import Any
 
@@ -277,3 +278,25 @@ def test_ctrl_c_during_start_up_ends_launch_with_exit_0(exe, workdir, robot_para
     finally:
         launched.kill()
     assert 'Caught exception' not in launched.text(), launched.text()
+
+
+def test_launch_ends_when_the_node_exits_before_its_services_are_up(exe, workdir) -> None:
+    """The autostart action waits for the node's services; a node that is gone ends the wait.
+
+    Without that, a node that fails at start (here: rcl cannot parse its parameters file, so
+    it exits before any service exists) left ``ros2 launch`` waiting for a service that would
+    never come.
+    """
+    broken = workdir / 'broken.yaml'
+    broken.write_text('/**:\n  ros__parameters: [unclosed\n')
+    launched = Launched(exe, ['edge_infer_ros', 'detector.launch.py', 'namespace:=gone',
+                              f'params_file:={broken}'], workdir / 'gone.log')
+    try:
+        launched.wait_for('process has died')
+        try:
+            launched.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f'ros2 launch still running 60 s after its node exited:\n'
+                        f'{launched.text()}')
+    finally:
+        launched.kill()

@@ -57,11 +57,21 @@ class ChangeStateWhenReady(Action):
         future = context.asyncio_loop.run_in_executor(None, self._wait, client, context)
         context.add_completion_future(future)
 
-    def _wait(self, client: Any, context: LaunchContext) -> None:
+    def _node_gone(self) -> bool:
+        """Whether the node's process has exited (launch completes its future then)."""
+        future = self._node.get_asyncio_future()
+        return future is not None and future.done()
+
+    def _ending(self, client: Any, context: LaunchContext) -> bool:
         # A shut-down ROS context (a SIGINT that rclpy's handler took before launch's) also
-        # ends the wait: wait_for_service would return at once forever, and launch would wait
-        # for this thread instead of ending once its processes have.
-        while not context.is_shutdown and client.context.ok():
+        # ends the wait: wait_for_service would return at once forever. So does the node's
+        # process ending (a crash at start, or a Ctrl-C that launch itself never logged, seen
+        # twice in one fresh-clone test run): launch waits for this thread, and would otherwise
+        # never end.
+        return context.is_shutdown or not client.context.ok() or self._node_gone()
+
+    def _wait(self, client: Any, context: LaunchContext) -> None:
+        while not self._ending(client, context):
             try:
                 if client.wait_for_service(timeout_sec=_POLL_S):
                     break
@@ -78,7 +88,7 @@ class ChangeStateWhenReady(Action):
         except Exception:  # noqa: BLE001 - launch's ROS node is gone: shutting down
             return
         while not done.wait(_POLL_S):
-            if context.is_shutdown or not client.context.ok():
+            if self._ending(client, context):
                 future.cancel()
                 return
         if future.exception() is None and not future.result().success:
