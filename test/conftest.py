@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import logging
 import os
 from pathlib import Path
+import signal
 import sys
 
 import pytest
@@ -23,6 +24,13 @@ os.environ.setdefault(
     profile_variable(os.environ),
     str(Path(__file__).resolve().parent.parent / 'config' / 'fastdds_large_images.xml'),
 )
+
+# A suite started as a background job (`cmd &`, nohup, some CI runners) inherits SIGINT ignored,
+# and so would every process it starts (an ignored signal stays ignored across exec): the tests
+# that press Ctrl-C on evaluate_bag and ros2 launch would fail for the runner's reason, not the
+# product's. A handler of this process's own is reset to the default action in its children.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # `import launch` (test_launch.py) makes every logger created afterwards a LaunchLogger, which
 # does not propagate: the package's log records would no longer reach caplog, depending on the

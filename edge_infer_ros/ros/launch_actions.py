@@ -65,9 +65,9 @@ class ChangeStateWhenReady(Action):
     def _ending(self, client: Any, context: LaunchContext) -> bool:
         # A shut-down ROS context (a SIGINT that rclpy's handler took before launch's) also
         # ends the wait: wait_for_service would return at once forever. So does the node's
-        # process ending (a crash at start, or a Ctrl-C that launch itself never logged, seen
-        # twice in one fresh-clone test run): launch waits for this thread, and would otherwise
-        # never end.
+        # process ending (a crash at start; or a Ctrl-C that reaches the nodes while launch
+        # ignores it, as when it was started from a background job): launch waits for this
+        # thread, and would otherwise never end.
         return context.is_shutdown or not client.context.ok() or self._node_gone()
 
     def _wait(self, client: Any, context: LaunchContext) -> None:
