@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+import faulthandler
 import inspect
 import os
 import sys
@@ -50,6 +51,8 @@ _POLL_S = 0.2
 # How long a stop waits for a callback still running (configure building or warming an
 # engine); launch escalates to SIGTERM after 5 s and SIGKILL after 10 s.
 _CALLBACK_GRACE_S = 3.0
+_TEARDOWN_DUMP_S = 10.0
+"""Seconds after teardown starts to dump the stacks of a process that has not exited."""
 
 
 def run_node(
@@ -78,6 +81,10 @@ def run_node(
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # Teardown normally takes well under a second. Once, in a fresh-clone test run, a node
+        # that had logged its finalization did not exit, not even on launch's SIGTERM; should
+        # that recur, every thread's stack is in the log (stderr) before launch's SIGKILL.
+        faulthandler.dump_traceback_later(_TEARDOWN_DUMP_S, exit=False)
         if executor is not None and not stop_executor(executor, _CALLBACK_GRACE_S):
             _leave_now(node)
         if node is not None:
