@@ -70,22 +70,25 @@ class IntakeGate(CallbackGroup):
             self._running = False
 
 
-def drain_newest(subscription: Any, data: Any, info: Any) -> tuple[PendingFrame, int]:
-    """Return the newest pending message, taking (and discarding) any newer than ``data``.
+def drain_newest(subscription: Any, data: Any = None,
+                 info: Any = None) -> tuple[PendingFrame, int]:
+    """Take every pending message and keep the newest; return it and how many older were dropped.
 
-    Called inside the subscription's own callback, where the gate guarantees no executor thread
-    takes from it concurrently. With a history depth of one there is never anything to drain and
-    this costs one empty take (microseconds). Returns the frame and how many were discarded.
+    ``data``/``info``: a message the executor already took for the subscription's callback
+    (older than any still pending), or None when the worker takes for itself; then the frame's
+    ``data`` is None if nothing was pending. The gate's claim guarantees no other thread takes
+    from the subscription meanwhile. With a history depth of one there is never anything to
+    drain and this costs one empty take (microseconds).
     """
-    drained = 0
+    dropped = -1 if data is None else 0  # the first take is no drop when nothing was taken yet
     with subscription.handle:
         while True:
             taken = subscription.handle.take_message(subscription.msg_type, subscription.raw)
             if taken is None:
                 break
             data, info = taken
-            drained += 1
-    return PendingFrame(data, info, time.monotonic()), drained
+            dropped += 1
+    return PendingFrame(data, info, time.monotonic()), max(dropped, 0)
 
 
 class Prefetcher:

@@ -307,12 +307,12 @@ class DetectorNode(LifecycleNode):
             if subscription is None:
                 return False
             try:
-                frame, taken = drain_newest(subscription, None, None)
+                frame, drained = drain_newest(subscription)
             except InvalidHandle:  # destroyed by a concurrent deactivate
                 return False
             if frame.data is None:
                 return False
-            self._accept(cam, frame, taken - 1)
+            self._accept(cam, frame, drained)
             return True
         finally:
             cam.gate.ending_execution(None)
