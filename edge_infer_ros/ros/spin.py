@@ -51,7 +51,7 @@ _POLL_S = 0.2
 # How long a stop waits for a callback still running (configure building or warming an
 # engine); launch escalates to SIGTERM after 5 s and SIGKILL after 10 s.
 _CALLBACK_GRACE_S = 3.0
-_TEARDOWN_DUMP_S = 10.0
+_TEARDOWN_DUMP_S = 4.0
 """Seconds after teardown starts to dump the stacks of a process that has not exited."""
 
 
