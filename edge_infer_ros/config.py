@@ -37,6 +37,7 @@ OUTPUT_FORMATS = (
     'auto',
     'yolov8',
     'yolov5',
+    'yolox',
     'end2end',
     'rtdetr_ultralytics',
     'rtdetr_official',

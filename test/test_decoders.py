@@ -263,7 +263,7 @@ def test_dynamic_and_transposed_shapes() -> None:
 
 def test_errors_name_outputs_and_formats() -> None:
     images = [('images', [1, 3, INPUT, INPUT])]
-    with pytest.raises(DecoderError, match=r"'out' \[1, 1000\].*yolov8, yolov5, end2end"):
+    with pytest.raises(DecoderError, match=r"'out' \[1, 1000\].*yolov8, yolov5, yolox, end2end"):
         select_decoder('auto', images, [('out', [1, 1000])])
     with pytest.raises(ConfigError, match="output_format 'yolov9' is not one of auto"):
         select_decoder('yolov9', images, [('output0', [1, 84, ANCHORS])])
@@ -277,7 +277,7 @@ def test_errors_name_outputs_and_formats() -> None:
         decoder.decode([np.zeros((84, ANCHORS), np.float32)], _transform(), CFG)
     with pytest.raises(DecoderError, match='fewer than the 5 needed'):
         decoder.decode([np.zeros((1, 4, 9), np.float32)], _transform(), CFG)
-    assert set(FORMATS) | {'auto', 'rtdetr_official'} == set(OUTPUT_FORMATS)
+    assert set(FORMATS) | {'auto', 'rtdetr_official', 'yolox'} == set(OUTPUT_FORMATS)
 
 
 def test_non_finite_values_never_reach_the_output() -> None:
@@ -402,3 +402,69 @@ def test_impossible_scores_and_classes_are_dropped_and_counted(tmp_path) -> None
         assert len([w for w in warnings if 'invalid_detections_dropped' in w]) == 1
     finally:
         pipe.close()
+
+
+# --- YOLOX / YOLOv6: rows over the anchor-free cells with objectness ---------------------------
+
+NAMES3 = {'names': str({i: f'class{i}' for i in range(NC)})}
+
+
+def _yolox(t: LetterboxTransform, *, raw: bool) -> np.ndarray:
+    """``[1, cells, 5 + nc]`` as YOLOX exports it: raw grid regressions, or decoded pixels."""
+    strides = np.concatenate([np.full((INPUT // s) ** 2, s) for s in (8, 16, 32)])
+    cells = np.concatenate([np.stack(np.mgrid[0:INPUT // s, 0:INPUT // s][::-1], -1).reshape(-1, 2)
+                            for s in (8, 16, 32)]).astype(np.float32)
+    out = _noise((ANCHORS, 5 + NC), 3)  # objectness below 0.1: background
+    out[:, 2:4] -= 0.05  # raw log sizes around 0, some negative
+    if not raw:
+        out[:, :2] = (cells + 0.5) * strides[:, None]
+        out[:, 2:4] = strides[:, None] * 2.0
+    for box, cls, score in zip(_input_cxcywh(GT_BOXES, t), GT_CLASSES, GT_SCORES, strict=True):
+        level = 1 if box[2] > 64 else 0  # the stride a trained head would use for this size
+        s = (8, 16)[level]
+        cell = np.floor(box[:2] / s)
+        row = (0 if level == 0 else (INPUT // 8) ** 2) + int(cell[1]) * (INPUT // s) + int(cell[0])
+        assert strides[row] == s and np.array_equal(cells[row], cell)
+        out[row, :4] = np.r_[box[:2] / s - cell, np.log(box[2:] / s)] if raw else box
+        out[row, 4] = 1.0
+        out[row, 5:] = 0.0
+        out[row, 5 + cls] = score
+        near = row + 1  # a weaker duplicate in the next cell: NMS removes it
+        out[near] = out[row]
+        if raw:
+            out[near, 0] -= 1.0 - 0.02
+        out[near, 5 + cls] = score * 0.9
+    return out[None]
+
+
+@pytest.mark.parametrize('raw', [True, False], ids=['raw_grid', 'decoded'])
+def test_yolox_rows_are_recognised_and_their_grid_boxes_decoded(raw: bool) -> None:
+    """YOLOX's default export leaves boxes as grid offsets and log sizes.
+
+    Read as YOLOv8 rows (what ``auto`` picked before), objectness became class 0 and every box a
+    speck at the image's top-left corner.
+    """
+    t = _transform()
+    sess = session(constant_model({'output': _yolox(t, raw=raw)}, metadata=NAMES3))
+    decoder, reason = select_decoder('auto', *session_io(sess))
+    assert decoder.name == 'yolox', reason
+    assert 'objectness' in reason
+    _check_gt(decoder.decode(run(sess), t, CFG), atol=0.05, score_tol=1e-5)
+    forced, _ = select_decoder('yolox', *session_io(sess))
+    _check_gt(forced.decode(run(sess), t, CFG), atol=0.05, score_tol=1e-5)
+
+
+def test_yolox_layout_is_told_from_yolov8_rows_by_the_class_count() -> None:
+    images = [('images', [1, 3, 640, 640])]
+    assert select_decoder('auto', images, [('output', [1, 8400, 85])])[0].name == 'yolox'
+    assert select_decoder('auto', images, [('output', [1, 8400, 85])],
+                          COCO_NAMES)[0].name == 'yolox'
+    assert select_decoder('auto', images, [('output', [1, 8400, 84])],
+                          COCO_NAMES)[0].name == 'yolov8'
+    assert select_decoder('auto', images, [('output', [1, 8400, 84])])[0].name == 'yolov8'
+    p6 = [('images', [1, 3, 1280, 1280])]
+    assert select_decoder('auto', p6, [('output', [1, 34000, 85])])[0].name == 'yolox'
+    with pytest.raises(DecoderError, match=r"output_format 'yolox' does not fit .*25200 rows"):
+        select_decoder('yolox', images, [('output', [1, 25200, 85])], COCO_NAMES)
+    with pytest.raises(DecoderError, match='formats that fit: .*yolox'):
+        select_decoder('yolov5', images, [('output', [1, 8400, 85])], COCO_NAMES)

@@ -14,6 +14,7 @@ from edge_infer_ros.decoders.dense import (
     RtDetrUltralyticsDecoder,
     YoloV5Decoder,
     YoloV8Decoder,
+    YoloxDecoder,
 )
 from edge_infer_ros.decoders.named import (
     EfficientNmsDecoder,
@@ -32,5 +33,6 @@ __all__ = [
     'TorchvisionDecoder',
     'YoloV5Decoder',
     'YoloV8Decoder',
+    'YoloxDecoder',
     'select_decoder',
 ]

@@ -1,4 +1,4 @@
-"""Decoders for single-tensor detection heads: YOLOv8/11, YOLOv5/7, end-to-end YOLO, RT-DETR.
+"""Decoders for single-tensor heads: YOLOv8/11, YOLOv5/7, YOLOX/YOLOv6, end-to-end YOLO, RT-DETR.
 
 Dense heads (YOLOv8, YOLOv5) are thresholded before anything else: one vectorised maximum over
 the class scores (or the objectness column) picks the few candidates, and only those get their
@@ -34,6 +34,8 @@ __all__ = [
     'RtDetrUltralyticsDecoder',
     'YoloV5Decoder',
     'YoloV8Decoder',
+    'YoloxDecoder',
+    'anchor_free_strides',
     'rtdetr_scored_layout',
 ]
 
@@ -160,8 +162,76 @@ class YoloV5Decoder(_SingleOutput):
         keep = np.flatnonzero(conf >= cfg.confidence_threshold)
         if 0 < cfg.pre_nms_top_k < keep.size:
             keep = keep[top_k_indices(conf[keep], cfg.pre_nms_top_k)]
-        boxes = cxcywh_to_xyxy(rows[keep, :4])
+        boxes = cxcywh_to_xyxy(self._centre_boxes(pred, cand[keep], rows[keep, :4], transform))
         return finish(boxes, conf[keep], cls[keep], transform, cfg, apply_nms=True)
+
+    def _centre_boxes(
+        self, pred: NDArray[Any], rows: NDArray[Any], boxes: NDArray[Any],
+        transform: LetterboxTransform,
+    ) -> NDArray[Any]:
+        """``cx cy w h`` in input pixels of the candidate ``rows`` (YOLOv5 exports them so)."""
+        return boxes
+
+
+def anchor_free_strides(height: int, width: int) -> dict[int, tuple[int, ...]]:
+    """Cell count -> strides of the anchor-free heads at this input size (P3-P5 and P3-P6)."""
+    counts: dict[int, tuple[int, ...]] = {}
+    for strides in ((8, 16, 32), (8, 16, 32, 64)):
+        cells = sum(-(-height // s) * -(-width // s) for s in strides)
+        counts.setdefault(cells, strides)
+    return counts
+
+
+class YoloxDecoder(YoloV5Decoder):
+    """YOLOX and YOLOv6: ``[B, N, 5 + nc]`` over the anchor-free cells, one row per cell.
+
+    Rows hold box, objectness and class scores like YOLOv5's, but YOLOX's own export (its
+    default, ``decode_in_inference`` off) leaves the boxes as grid regressions: ``x y`` offsets
+    in cells and ``log(w h / stride)``, which only the cell and stride of each row turn into
+    pixels. Exports that decode in the graph (YOLOX with ``--decode_in_inference``, YOLOv6) give
+    pixels. Which of the two a frame holds is read from the data: decoded centres reach across
+    the input, raw offsets stay within a few cells, so a centre column whose maximum is below
+    :data:`_RAW_LIMIT` is raw. Misreading raw boxes as pixels would publish every object as a
+    speck in the image's top-left corner.
+    """
+
+    name = 'yolox'
+    _RAW_LIMIT = 8.0
+
+    def __init__(self, index: int = 0, num_classes: int | None = None) -> None:
+        """Like the base class; the cell grid is built once per input size and cached."""
+        super().__init__(index, num_classes)
+        self._grids: dict[tuple[int, int, int], tuple[NDArray[Any], NDArray[Any]]] = {}
+
+    def _centre_boxes(
+        self, pred: NDArray[Any], rows: NDArray[Any], boxes: NDArray[Any],
+        transform: LetterboxTransform,
+    ) -> NDArray[Any]:
+        if not pred.shape[0] or float(pred[:, 0].max()) >= self._RAW_LIMIT:
+            return boxes
+        cells, stride = self._grid(pred.shape[0], transform.input_height, transform.input_width)
+        out = np.empty_like(boxes)
+        out[:, :2] = (boxes[:, :2] + cells[rows]) * stride[rows]
+        out[:, 2:] = np.exp(np.minimum(boxes[:, 2:], 20.0)) * stride[rows]
+        return out
+
+    def _grid(self, n: int, height: int, width: int) -> tuple[NDArray[Any], NDArray[Any]]:
+        """Each row's cell ``(x, y)`` and stride, row-major per level from stride 8 up."""
+        key = (n, height, width)
+        if key not in self._grids:
+            strides = anchor_free_strides(height, width).get(n)
+            if strides is None:
+                msg = (f'yolox output has {n!r} rows, not the cells of strides 8-32 (or 8-64) '
+                       f'at the {width!r}x{height!r} input: cannot place its raw boxes.')
+                raise DecoderError(msg)
+            cells, stride = [], []
+            for s in strides:
+                ys, xs = np.mgrid[0:-(-height // s), 0:-(-width // s)]
+                cells.append(np.stack([xs.ravel(), ys.ravel()], axis=1))
+                stride.append(np.full((xs.size, 1), s))
+            self._grids[key] = (np.concatenate(cells).astype(np.float32),
+                                np.concatenate(stride).astype(np.float32))
+        return self._grids[key]
 
 
 class End2EndDecoder(_SingleOutput):

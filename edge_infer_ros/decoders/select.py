@@ -4,13 +4,14 @@
 RT-DETR/D-FINE export), the output names (EfficientNMS and torchvision name their outputs), the
 Ultralytics metadata (``description`` names RT-DETR; ``end2end``/``args.nms`` mark NMS-free
 heads) and finally the main output's shape against the anchor counts the input size implies
-(8400 for 640x640 on strides 8/16/32; three times that for anchor-based YOLOv5/v7).
+(8400 for 640x640 on strides 8/16/32; three times that for anchor-based YOLOv5/v7); rows
+over the anchor-free cells with an objectness column (YOLOX, YOLOv6) are told from transposed
+YOLOv8 rows by the class count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-import math
 
 from edge_infer_ros.config import OUTPUT_FORMATS
 from edge_infer_ros.decoders.base import Decoder, Dims, TensorInfo, normalise_dims
@@ -19,6 +20,8 @@ from edge_infer_ros.decoders.dense import (
     RtDetrUltralyticsDecoder,
     YoloV5Decoder,
     YoloV8Decoder,
+    YoloxDecoder,
+    anchor_free_strides,
     rtdetr_scored_layout,
 )
 from edge_infer_ros.decoders.labels import class_names_from_metadata
@@ -37,6 +40,7 @@ _MAX_ROW_VALUES = 64  # x1 y1 x2 y2 score class + masks (32) or keypoints (51) a
 _SINGLE: dict[str, Callable[[int, int | None], Decoder]] = {
     'yolov8': YoloV8Decoder,
     'yolov5': YoloV5Decoder,
+    'yolox': YoloxDecoder,
     'end2end': End2EndDecoder,
     'rtdetr_ultralytics': RtDetrUltralyticsDecoder,
 }
@@ -74,8 +78,7 @@ def _anchor_counts(height: int | None, width: int | None) -> set[int]:
     """Anchor-free cell counts for P3-P5 and P3-P6 heads at this input size (empty if dynamic)."""
     if height is None or width is None:
         return set()
-    cells = [math.ceil(height / s) * math.ceil(width / s) for s in (8, 16, 32, 64)]
-    return {sum(cells[:3]), sum(cells)}
+    return set(anchor_free_strides(height, width))
 
 
 def _size_input(inputs: Sequence[TensorInfo]) -> str | None:
@@ -151,6 +154,10 @@ def _guess_single(
         return 'yolov5', f'dynamic candidates with {c!r} values each [B, N, 5 + nc]', False
     if a in {3 * n for n in anchors}:
         return 'yolov5', f'{a!r} rows = 3 anchors x cells of the input [B, N, 5 + nc]', False
+    if a in anchors and c >= 5 and _objectness_rows(c, num_classes):
+        why = (f'[B, {a!r} cells, 5 + {_class_channels(c, 5, num_classes)}]: box, objectness '
+               'and class scores per cell, as YOLOX and YOLOv6 export')
+        return 'yolox', why, False
     if a in anchors and c >= 5:
         why = f'channels-last [B, {a!r} anchors, 4 + {_class_channels(c, 4, num_classes)}]'
         return 'yolov8', why, True
@@ -162,6 +169,18 @@ def _guess_single(
     if c >= 6:
         return 'yolov5', f'{a!r} candidates of {c!r} values [B, N, 5 + nc]', False
     return '', 'unrecognised shape', False
+
+
+def _objectness_rows(values: int, num_classes: int | None) -> bool:
+    """Whether rows of ``values`` over the anchor-free cells carry an objectness column.
+
+    The class count decides when the metadata names the classes; without it, 85 values are
+    the COCO layout of YOLOX/YOLOv6 (4 + objectness + 80), which Ultralytics, whose exports
+    always name their classes, never writes channels-last.
+    """
+    if num_classes is not None:
+        return values == 5 + num_classes
+    return values == 85
 
 
 def select_decoder(
@@ -249,6 +268,10 @@ def _misfit(fmt: str, dims: Dims, inputs: Sequence[TensorInfo], num_classes: int
         return 'the values per row are not fixed'
     if c in anchors:
         return f'{c!r} is the anchor count of a channels-first dense head [B, 4 + nc, N]'
+    if fmt == 'yolox':
+        if a is not None and ((a not in anchors) if anchors else a <= _MAX_QUERIES):
+            return f'{a!r} rows are not the cells of an anchor-free head at this input size'
+        return '' if c >= 5 + nc else f'rows of 5 + nc need {5 + nc} values'
     if fmt == 'yolov5':
         if a is not None and ((a not in {3 * n for n in anchors}) if anchors
                               else a <= _MAX_QUERIES):
