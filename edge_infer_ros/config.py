@@ -42,6 +42,7 @@ OUTPUT_FORMATS = (
     'rtdetr_ultralytics',
     'rtdetr_official',
     'efficient_nms',
+    'tf_object_detection',
     'torchvision',
 )
 TRACKERS = ('none', 'bytetrack')

@@ -187,7 +187,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p('cuda_graph', 'bool', False, 'Capture inference in a CUDA graph (static shapes only).'),
     _p('dla_core', 'int', -1, 'Jetson DLA core to use, -1 for the GPU.', min=-1, max=7),
     _p('input_shape', 'string', '',
-       'Input shape for models with dynamic dimensions: HxW or NxCxHxW (e.g. 640x640).'),
+       'Input shape for models with dynamic dimensions: HxW or NxCxHxW (e.g. 640x640); '
+       'HxW also fits NHWC (TensorFlow) inputs.'),
     _p('profile_min_shapes', 'string', '',
        'TensorRT optimisation profile minimum, e.g. images:1x3x320x320 (set all three).'),
     _p('profile_opt_shapes', 'string', '', 'TensorRT optimisation profile optimum shapes.'),

@@ -62,6 +62,13 @@ class _ImageInput:
     dtype: np.dtype[Any]
     model_name: str
     channel_order: str  # of the NHWC pixels the engine takes; the model's order for NCHW
+    native_nhwc: bool = False  # the model itself takes uint8 NHWC (TensorFlow exports)
+
+    def model_shape(self) -> tuple[int, int, int, int]:
+        """The image input as the model inside the engine declares it, for the decoders."""
+        if self.native_nhwc:
+            return (1, self.height, self.width, self.channels)
+        return (1, self.channels, self.height, self.width)
 
 
 def _image_input(engine: Engine, model_order: str) -> _ImageInput:
@@ -74,7 +81,8 @@ def _image_input(engine: Engine, model_order: str) -> _ImageInput:
             graph = engine.preprocess.describe() if engine.preprocess else _wrapped_meta(engine)
             return _ImageInput(spec.name, 'NHWC', shape[0], shape[3], shape[1], shape[2], dtype,
                                str(graph.get('model_input', spec.name)),
-                               str(graph.get('channel_order', model_order)))
+                               str(graph.get('channel_order', model_order)),
+                               native_nhwc=not graph)
         if shape[1] in (1, 3):
             return _ImageInput(spec.name, 'NCHW', shape[0], shape[1], shape[2], shape[3], dtype,
                                spec.name, model_order)
@@ -164,7 +172,7 @@ class DetectionPipeline:
                 image.width, image.dtype, out=self.engine.input_buffer(name), layout=image.layout)
             model_inputs = [(s.name, s.shape) for s in self.engine.inputs]
             model_inputs = [
-                (image.model_name, (1, 3, image.height, image.width)) if n == name else (n, s)
+                (image.model_name, image.model_shape()) if n == name else (n, s)
                 for n, s in model_inputs
             ]
             self.decoder: Decoder

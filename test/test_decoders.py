@@ -277,7 +277,8 @@ def test_errors_name_outputs_and_formats() -> None:
         decoder.decode([np.zeros((84, ANCHORS), np.float32)], _transform(), CFG)
     with pytest.raises(DecoderError, match='fewer than the 5 needed'):
         decoder.decode([np.zeros((1, 4, 9), np.float32)], _transform(), CFG)
-    assert set(FORMATS) | {'auto', 'rtdetr_official', 'yolox'} == set(OUTPUT_FORMATS)
+    assert set(FORMATS) | {'auto', 'rtdetr_official', 'yolox', 'tf_object_detection'} == set(
+        OUTPUT_FORMATS)
 
 
 def test_non_finite_values_never_reach_the_output() -> None:
@@ -468,3 +469,60 @@ def test_yolox_layout_is_told_from_yolov8_rows_by_the_class_count() -> None:
         select_decoder('yolox', images, [('output', [1, 25200, 85])], COCO_NAMES)
     with pytest.raises(DecoderError, match='formats that fit: .*yolox'):
         select_decoder('yolov5', images, [('output', [1, 8400, 85])], COCO_NAMES)
+
+
+# --- TensorFlow Object Detection API exports (tf2onnx): NHWC uint8 in, normalised yx boxes out --
+
+
+def _tf_detection_model(t: LetterboxTransform, k: int = 100) -> bytes:
+    """An SSD-style export: ``image_tensor:0`` [N, H, W, 3] uint8 of any size, named outputs."""
+    from decoder_models import _finish, _value_info
+    from onnx import TensorProto, helper, numpy_helper
+
+    xyxy = t.boxes_to_input(GT_BOXES)
+    boxes = np.zeros((1, k, 4), np.float32)
+    h, w = t.input_height, t.input_width
+    boxes[0, :3] = xyxy[:, [1, 0, 3, 2]] / np.array([h, w, h, w], np.float32)  # ymin xmin ...
+    scores = np.zeros((1, k), np.float32)
+    scores[0, :3] = GT_SCORES
+    scores[0, 3:6] = 0.99  # past num_detections: never read
+    classes = np.zeros((1, k), np.float32)
+    classes[0, :3] = GT_CLASSES + 1  # label map ids start at 1
+    values = {'detection_boxes:0': boxes, 'detection_scores:0': scores,
+              'detection_classes:0': classes, 'num_detections:0': np.array([3.0], np.float32)}
+    nodes = [helper.make_node('Constant', [], [name], value=numpy_helper.from_array(v, name))
+             for name, v in values.items()]
+    graph = helper.make_graph(
+        nodes, 'ssd', [_value_info('image_tensor:0', ['N', 'H', 'W', 3], TensorProto.UINT8)],
+        [_value_info(n, ['N', *v.shape[1:]], TensorProto.FLOAT) for n, v in values.items()])
+    return _finish(graph, None)
+
+
+def test_tensorflow_detection_exports_get_their_yx_normalised_boxes(tmp_path) -> None:
+    """Named like EfficientNMS outputs, these were read as pixel boxes: all within 1 px of 0,0."""
+    from edge_infer_ros.parameters import pipeline_config_from_params
+    from edge_infer_ros.pipeline import DetectionPipeline
+
+    size = 300
+    t = Preprocessor(PreprocessConfig(), size, size).transform_for(ORIG_W, ORIG_H)
+    (tmp_path / 'ssd.onnx').write_bytes(_tf_detection_model(t))
+    config = pipeline_config_from_params({
+        'model_path': str(tmp_path / 'ssd.onnx'), 'providers': ['cpu'], 'precision': 'fp32',
+        'input_shape': f'{size}x{size}', 'warmup_iterations': 0,
+        'engine_cache_path': str(tmp_path)})
+    pipe = DetectionPipeline(config, log=lambda _: None)
+    try:
+        assert pipe.decoder.name == 'tf_object_detection', pipe.decoder_reason
+        assert pipe.preprocessor.layout == 'NHWC'
+        dets, _ = pipe.process_image(np.zeros((ORIG_H, ORIG_W, 3), np.uint8))
+    finally:
+        pipe.close()
+    order = np.argsort(-GT_SCORES)
+    np.testing.assert_allclose(dets.boxes, GT_BOXES[order], atol=0.05)
+    np.testing.assert_array_equal(dets.class_ids, GT_CLASSES[order] + 1)
+    images = [('image_tensor:0', [1, size, size, 3])]
+    outputs = [('detection_boxes:0', [1, 100, 4]), ('detection_scores:0', [1, 100]),
+               ('detection_classes:0', [1, 100]), ('num_detections:0', [1])]
+    assert select_decoder('auto', [('images', [1, 3, size, size])], outputs)[0].name == (
+        'efficient_nms')
+    assert select_decoder('auto', images, outputs)[0].name == 'tf_object_detection'

@@ -19,6 +19,7 @@ from edge_infer_ros.decoders.dense import (
 from edge_infer_ros.decoders.named import (
     EfficientNmsDecoder,
     RtDetrOfficialDecoder,
+    TfObjectDetectionDecoder,
     TorchvisionDecoder,
 )
 from edge_infer_ros.decoders.select import select_decoder
@@ -30,6 +31,7 @@ __all__ = [
     'RtDetrOfficialDecoder',
     'RtDetrUltralyticsDecoder',
     'TensorInfo',
+    'TfObjectDetectionDecoder',
     'TorchvisionDecoder',
     'YoloV5Decoder',
     'YoloV8Decoder',

@@ -1,4 +1,4 @@
-"""Decoders for heads with named outputs: official RT-DETR/D-FINE, EfficientNMS, torchvision.
+"""Decoders for named outputs: official RT-DETR/D-FINE, EfficientNMS, TF OD API, torchvision.
 
 These models have already suppressed duplicates (or are NMS-free), so decoding is picking the
 right output for each role, thresholding, filtering and capping.
@@ -21,6 +21,7 @@ from edge_infer_ros.imaging.preprocess import LetterboxTransform
 __all__ = [
     'EfficientNmsDecoder',
     'RtDetrOfficialDecoder',
+    'TfObjectDetectionDecoder',
     'TorchvisionDecoder',
     'assign_roles',
 ]
@@ -151,7 +152,32 @@ class EfficientNmsDecoder(_Named):
     ) -> Detections:
         boxes, scores, labels = tensors['boxes'], tensors['scores'], tensors['labels']
         n = int(np.clip(tensors['count'][0], 0, scores.shape[0]))
-        return finish(boxes[:n], scores[:n], labels[:n], transform, cfg, apply_nms=False)
+        return finish(self._input_boxes(boxes[:n], transform), scores[:n], labels[:n],
+                      transform, cfg, apply_nms=False)
+
+    def _input_boxes(self, boxes: NDArray[Any], transform: LetterboxTransform) -> NDArray[Any]:
+        """``x1 y1 x2 y2`` in input pixels (EfficientNMS passes the model's own boxes on)."""
+        return boxes
+
+
+class TfObjectDetectionDecoder(EfficientNmsDecoder):
+    """TensorFlow Object Detection API models (SSD, EfficientDet... converted with tf2onnx).
+
+    Their four outputs are named like EfficientNMS's (``num_detections``, ``detection_boxes``,
+    ``detection_scores``, ``detection_classes``), but the boxes are fractions of the input in
+    ``ymin xmin ymax xmax`` order and the classes are the label map's ids (COCO: 1..90) stored
+    as floats. Read as EfficientNMS boxes they would all land within one pixel of the image's
+    corner. The model's input (uint8 NHWC, TensorFlow's layout) tells the two apart.
+    """
+
+    name = 'tf_object_detection'
+
+    def _input_boxes(self, boxes: NDArray[Any], transform: LetterboxTransform) -> NDArray[Any]:
+        yx = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+        out = np.empty_like(yx)
+        out[:, 0::2] = yx[:, 1::2] * transform.input_width
+        out[:, 1::2] = yx[:, 0::2] * transform.input_height
+        return out
 
 
 class TorchvisionDecoder(_Named):

@@ -1,7 +1,8 @@
 """Pick the decoder for a model, from the configured ``output_format`` or by looking at it.
 
 ``auto`` reads, in order: the input names (an ``orig_target_sizes`` input means the official
-RT-DETR/D-FINE export), the output names (EfficientNMS and torchvision name their outputs), the
+RT-DETR/D-FINE export), the output names (EfficientNMS and torchvision name their outputs; behind
+an NHWC uint8 image input the same names are TensorFlow Object Detection API boxes), the
 Ultralytics metadata (``description`` names RT-DETR; ``end2end``/``args.nms`` mark NMS-free
 heads) and finally the main output's shape against the anchor counts the input size implies
 (8400 for 640x640 on strides 8/16/32; three times that for anchor-based YOLOv5/v7); rows
@@ -28,6 +29,7 @@ from edge_infer_ros.decoders.labels import class_names_from_metadata
 from edge_infer_ros.decoders.named import (
     EfficientNmsDecoder,
     RtDetrOfficialDecoder,
+    TfObjectDetectionDecoder,
     TorchvisionDecoder,
     assign_roles,
 )
@@ -47,6 +49,7 @@ _SINGLE: dict[str, Callable[[int, int | None], Decoder]] = {
 _NAMED_ROLES = {
     'rtdetr_official': ('boxes', 'scores', 'labels'),
     'efficient_nms': ('count', 'boxes', 'scores', 'labels'),
+    'tf_object_detection': ('count', 'boxes', 'scores', 'labels'),
     'torchvision': ('boxes', 'scores', 'labels'),
 }
 
@@ -91,6 +94,14 @@ def _size_input(inputs: Sequence[TensorInfo]) -> str | None:
     return None
 
 
+def _channels_last_image(inputs: Sequence[TensorInfo]) -> bool:
+    """Whether the image input is NHWC (TensorFlow's layout), ``[B, H, W, 3]``."""
+    for _, dims in inputs:
+        if len(dims) == 4:
+            return dims[3] in (1, 3) and dims[1] not in (1, 3)
+    return False
+
+
 def _main_output(outputs: Sequence[TensorInfo]) -> int | None:
     return next((i for i, (_, dims) in enumerate(outputs) if len(dims) == 3), None)
 
@@ -104,6 +115,8 @@ def _named(fmt: str, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo]
         if size is None:
             raise _unknown(outputs, 'rtdetr_official needs an orig_target_sizes input')
         return RtDetrOfficialDecoder(roles, size)
+    if fmt == 'tf_object_detection':
+        return TfObjectDetectionDecoder(roles)
     return EfficientNmsDecoder(roles) if fmt == 'efficient_nms' else TorchvisionDecoder(roles)
 
 
@@ -232,6 +245,10 @@ def select_decoder(
         return _named('rtdetr_official', ins, outs), (
             f'input {_size_input(ins)!r} and labels/boxes/scores outputs (official RT-DETR/D-FINE)'
         )
+    if _channels_last_image(ins) and assign_roles(outs, _NAMED_ROLES['efficient_nms']):
+        return _named('tf_object_detection', ins, outs), (
+            'count/boxes/scores/classes outputs behind an NHWC image input (TensorFlow Object '
+            'Detection API: normalised ymin xmin ymax xmax boxes)')
     for fmt, why in (
         ('efficient_nms', 'count/boxes/scores/classes outputs (TensorRT EfficientNMS)'),
         ('torchvision', 'boxes/labels/scores outputs (torchvision detection model)'),

@@ -134,6 +134,20 @@ def _bind_symbols(info: ValueInfo, shape: Shape, symbols: dict[str, int]) -> Non
                 raise ConfigError(msg)
 
 
+def _in_model_layout(info: ValueInfo, shape: Shape) -> Shape:
+    """``input_shape`` (``HxW`` means ``1x3xHxW``) as ``NxHxWxC`` for an NHWC image input.
+
+    TensorFlow exports take ``[N, H, W, 3]``; their fixed channel count sits last, which tells
+    them from NCHW models, so one ``input_shape: 300x300`` fits either layout.
+    """
+    dims = info.dims or ()
+    if len(dims) != 4 or len(shape) != 4 or dims[3] not in (1, 3) or dims[1] in (1, 3):
+        return shape
+    if shape[1] in (1, 3) and shape[3] not in (1, 3):
+        return (shape[0], shape[2], shape[3], shape[1])
+    return shape
+
+
 def plan_shapes(
     inputs: Sequence[ValueInfo],
     input_shape: Shape = (),
@@ -155,6 +169,7 @@ def plan_shapes(
     for index, info in enumerate(inputs):
         shape: Shape | None = None
         if index == 0 and input_shape:
+            input_shape = _in_model_layout(info, input_shape)
             _check_against_model(info, input_shape, 'input_shape')
             lo, hi = low.get(info.name, ()), high.get(info.name, ())
             bounds = zip(lo, input_shape, hi, strict=False)
