@@ -38,6 +38,7 @@ OUTPUT_FORMATS = (
     'yolov8',
     'yolov5',
     'yolox',
+    'boxes_scores',
     'end2end',
     'rtdetr_ultralytics',
     'rtdetr_official',

@@ -263,7 +263,8 @@ def test_dynamic_and_transposed_shapes() -> None:
 
 def test_errors_name_outputs_and_formats() -> None:
     images = [('images', [1, 3, INPUT, INPUT])]
-    with pytest.raises(DecoderError, match=r"'out' \[1, 1000\].*yolov8, yolov5, yolox, end2end"):
+    with pytest.raises(DecoderError,
+                       match=r"'out' \[1, 1000\].*yolov8, yolov5, yolox, boxes_scores, end2end"):
         select_decoder('auto', images, [('out', [1, 1000])])
     with pytest.raises(ConfigError, match="output_format 'yolov9' is not one of auto"):
         select_decoder('yolov9', images, [('output0', [1, 84, ANCHORS])])
@@ -277,8 +278,8 @@ def test_errors_name_outputs_and_formats() -> None:
         decoder.decode([np.zeros((84, ANCHORS), np.float32)], _transform(), CFG)
     with pytest.raises(DecoderError, match='fewer than the 5 needed'):
         decoder.decode([np.zeros((1, 4, 9), np.float32)], _transform(), CFG)
-    assert set(FORMATS) | {'auto', 'rtdetr_official', 'yolox', 'tf_object_detection'} == set(
-        OUTPUT_FORMATS)
+    others = {'auto', 'rtdetr_official', 'yolox', 'tf_object_detection', 'boxes_scores'}
+    assert set(FORMATS) | others == set(OUTPUT_FORMATS)
 
 
 def test_non_finite_values_never_reach_the_output() -> None:
@@ -526,3 +527,37 @@ def test_tensorflow_detection_exports_get_their_yx_normalised_boxes(tmp_path) ->
     assert select_decoder('auto', [('images', [1, 3, size, size])], outputs)[0].name == (
         'efficient_nms')
     assert select_decoder('auto', images, outputs)[0].name == 'tf_object_detection'
+
+
+# --- two outputs: boxes [B, N, 4] and scores of the same N (YOLO-NAS, DAMO-YOLO) ----------------
+
+
+def _boxes_scores(t: LetterboxTransform, *, channels_first: bool) -> dict[str, np.ndarray]:
+    v8 = _yolov8(t)[0]  # (4 + nc, anchors): the same candidates, duplicates included
+    cx, cy, w, h = v8[:4]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)[None]
+    scores = v8[4:][None] if channels_first else v8[4:].T[None].copy()
+    return {'bboxes': boxes.astype(np.float32), 'class_scores': scores}
+
+
+@pytest.mark.parametrize('channels_first', [False, True], ids=['scores_nc_last', 'nc_first'])
+def test_split_boxes_and_scores_outputs_are_paired(channels_first: bool) -> None:
+    """The old ``auto`` read the scores tensor as a YOLOv8 head: class scores became boxes."""
+    t = _transform()
+    sess = session(constant_model(_boxes_scores(t, channels_first=channels_first)))
+    decoder, reason = select_decoder('auto', *session_io(sess))
+    assert decoder.name == 'boxes_scores', reason
+    _check_gt(decoder.decode(run(sess), t, CFG))
+    forced, _ = select_decoder('boxes_scores', *session_io(sess))
+    _check_gt(forced.decode(run(sess), t, CFG))
+
+
+def test_boxes_scores_pairing_needs_matching_candidates() -> None:
+    images = [('images', [1, 3, 640, 640])]
+    four = [('scores', [1, 8400, 4]), ('boxes', [1, 8400, 4])]  # a 4-class model: names decide
+    decoder, _ = select_decoder('auto', images, four)
+    assert (decoder.name, decoder.boxes_index, decoder.scores_index) == ('boxes_scores', 1, 0)
+    with pytest.raises(DecoderError, match='boxes_scores configured, but it needs two 3-D'):
+        select_decoder('boxes_scores', images, [('boxes', [1, 8400, 4]), ('s', [1, 2100, 80])])
+    with pytest.raises(DecoderError, match='boxes_scores configured'):
+        select_decoder('boxes_scores', images, [('output0', [1, 84, 8400])])

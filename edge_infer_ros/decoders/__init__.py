@@ -9,6 +9,7 @@ image; formats that need extra model inputs (official RT-DETR) provide them thro
 """
 
 from edge_infer_ros.decoders.base import Decoder, TensorInfo
+from edge_infer_ros.decoders.boxes_scores import BoxesScoresDecoder
 from edge_infer_ros.decoders.dense import (
     End2EndDecoder,
     RtDetrUltralyticsDecoder,
@@ -25,6 +26,7 @@ from edge_infer_ros.decoders.named import (
 from edge_infer_ros.decoders.select import select_decoder
 
 __all__ = [
+    'BoxesScoresDecoder',
     'Decoder',
     'EfficientNmsDecoder',
     'End2EndDecoder',

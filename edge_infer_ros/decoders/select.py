@@ -5,7 +5,8 @@ RT-DETR/D-FINE export), the output names (EfficientNMS and torchvision name thei
 an NHWC uint8 image input the same names are TensorFlow Object Detection API boxes), the
 Ultralytics metadata (``description`` names RT-DETR; ``end2end``/``args.nms`` mark NMS-free
 heads) and finally the main output's shape against the anchor counts the input size implies
-(8400 for 640x640 on strides 8/16/32; three times that for anchor-based YOLOv5/v7); rows
+(8400 for 640x640 on strides 8/16/32; three times that for anchor-based YOLOv5/v7), or two
+outputs that pair boxes with scores of the same candidates; rows
 over the anchor-free cells with an objectness column (YOLOX, YOLOv6) are told from transposed
 YOLOv8 rows by the class count.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from edge_infer_ros.config import OUTPUT_FORMATS
 from edge_infer_ros.decoders.base import Decoder, Dims, TensorInfo, normalise_dims
+from edge_infer_ros.decoders.boxes_scores import BoxesScoresDecoder, find_boxes_scores
 from edge_infer_ros.decoders.dense import (
     End2EndDecoder,
     RtDetrUltralyticsDecoder,
@@ -225,6 +227,8 @@ def select_decoder(
     meta = dict(metadata or {})
     names = class_names_from_metadata(meta)
     num_classes = len(names) if names is not None else None
+    if output_format == 'boxes_scores':
+        return _boxes_scores(outs, 'configured'), f'output_format {output_format!r} configured'
     if output_format in _NAMED_ROLES:
         return _named(output_format, ins, outs), f'output_format {output_format!r} configured'
     main = _main_output(outs)
@@ -255,6 +259,12 @@ def select_decoder(
     ):
         if assign_roles(outs, _NAMED_ROLES[fmt]) is not None:
             return _named(fmt, ins, outs), why
+    pair = find_boxes_scores(outs)
+    if pair is not None:
+        boxes, scores, _ = pair
+        return _boxes_scores(outs, 'auto'), (
+            f'{outs[boxes][0]!r} [B, N, 4] boxes and {outs[scores][0]!r} scores of the same N '
+            'candidates (YOLO-NAS, DAMO-YOLO without NMS)')
     if main is None:
         raise _unknown(outs, 'no 3-D output and no recognised output names')
     fmt, why, channels_last = _guess_single(outs[main][1], ins, meta, num_classes)
@@ -325,6 +335,14 @@ def _wrong_format(fmt: str, output: TensorInfo, why: str, fitting: Sequence[str]
     msg = (f'output_format {fmt!r} does not fit this model: output {_fmt([output])} '
            f'({why}); {fits}.')
     return DecoderError(msg)
+
+
+def _boxes_scores(outputs: Sequence[TensorInfo], how: str) -> Decoder:
+    pair = find_boxes_scores(outputs)
+    if pair is None:
+        raise _unknown(outputs, f'boxes_scores {how}, but it needs two 3-D outputs: boxes '
+                                '[B, N, 4] and scores [B, N, nc] or [B, nc, N]')
+    return BoxesScoresDecoder(pair[0], pair[1], channels_first=pair[2])
 
 
 def _build(fmt: str, index: int, num_classes: int | None, channels_last: bool) -> Decoder:

@@ -1,0 +1,99 @@
+"""Decoder for heads split into a box output and a score output, before NMS.
+
+YOLO-NAS (exported without NMS) and DAMO-YOLO end in two tensors: ``[B, N, 4]`` boxes
+``x1 y1 x2 y2`` in input pixels and ``[B, N, nc]`` class scores (some exporters write the scores
+channels-first, ``[B, nc, N]``). Read as one YOLOv8 tensor, the first four class scores would
+become the box; so the pair is recognised by its shapes: the same N candidates in both, 4 values
+per candidate in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from edge_infer_ros.config import DecoderConfig
+from edge_infer_ros.decoders.base import (
+    Decoder,
+    Dims,
+    TensorInfo,
+    Tensors,
+    best_class,
+    finish,
+    take_batch,
+)
+from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.decoders.nms import top_k_indices
+from edge_infer_ros.imaging.preprocess import LetterboxTransform
+
+__all__ = ['BoxesScoresDecoder', 'find_boxes_scores']
+
+
+def _pairs(boxes: Dims, scores: Dims) -> bool | None:
+    """None if ``scores`` does not score the candidates of ``boxes``; else channels-first."""
+    if len(boxes) != 3 or len(scores) != 3 or boxes[2] != 4:
+        return None
+    n = boxes[1]
+    if scores[1] == n and scores[2] is not None:
+        return False
+    if n is not None and scores[2] == n and scores[1] is not None:
+        return True
+    return None
+
+
+def find_boxes_scores(outputs: Sequence[TensorInfo]) -> tuple[int, int, bool] | None:
+    """``(boxes index, scores index, scores channels-first)`` when two outputs form the pair.
+
+    Exactly two outputs, both 3-D; when both could be the boxes (4 classes), the one whose name
+    says ``box`` is.
+    """
+    if len(outputs) != 2:
+        return None
+    found = []
+    for b, s in ((0, 1), (1, 0)):
+        first = _pairs(outputs[b][1], outputs[s][1])
+        if first is not None:
+            found.append((b, s, first))
+    if len(found) == 2:
+        found = [f for f in found if 'box' in outputs[f[0]][0].lower()]
+    return found[0] if len(found) == 1 else None
+
+
+class BoxesScoresDecoder(Decoder):
+    """``[B, N, 4]`` xyxy boxes in input pixels and ``[B, N, nc]`` (or ``[B, nc, N]``) scores."""
+
+    name = 'boxes_scores'
+
+    def __init__(self, boxes_index: int, scores_index: int, *,
+                 channels_first: bool = False) -> None:
+        """Remember which output holds what, and the scores' orientation."""
+        self.boxes_index = boxes_index
+        self.scores_index = scores_index
+        self.channels_first = channels_first
+
+    def _pick(self, outputs: Sequence[NDArray[Any]], batch_index: int) -> Tensors:
+        return {
+            'boxes': take_batch(outputs[self.boxes_index], batch_index, 3, 'boxes_scores boxes'),
+            'scores': take_batch(outputs[self.scores_index], batch_index, 3,
+                                 'boxes_scores scores'),
+        }
+
+    def _decode_image(
+        self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
+    ) -> Detections:
+        scores = tensors['scores']
+        if self.channels_first:
+            scores = scores.T
+        if scores.dtype != np.float32:
+            scores = scores.astype(np.float32)
+        nc = scores.shape[1]
+        best, _ = (best_class(scores, cfg, nc, axis=1) if cfg.class_filter
+                   else (scores.max(axis=1), None))
+        cand = np.flatnonzero(best >= cfg.confidence_threshold)
+        if 0 < cfg.pre_nms_top_k < cand.size:
+            cand = cand[top_k_indices(best[cand], cfg.pre_nms_top_k)]
+        conf, cls = best_class(scores[cand], cfg, nc, axis=1)
+        return finish(tensors['boxes'][cand], conf, cls, transform, cfg, apply_nms=True)
