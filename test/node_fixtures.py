@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import functools
 import itertools
+import math
 from pathlib import Path
+import time
 from typing import Any
 
 from decoder_models import constant_model
@@ -55,12 +58,11 @@ def write_constant_model(path: Path) -> Path:
     return path
 
 
-def write_slow_model(path: Path, matmuls: int = 12, size: int = 768) -> Path:
-    """Same output as the constant model, after a chain of input-dependent matrix products.
+SLOW_SECONDS = 0.4
+"""Seconds one inference of the slow model takes on one thread of the machine running the tests."""
 
-    The products depend on the image (so ONNX Runtime cannot fold them away) and take a large
-    fraction of a second on one CPU thread: long enough to check that services stay responsive.
-    """
+
+def _slow_graph(matmuls: int, size: int) -> onnx.ModelProto:
     rng = np.random.default_rng(0)
     weight = (rng.standard_normal((size, size)) / np.sqrt(size)).astype(np.float32)
     nodes = [
@@ -86,7 +88,43 @@ def write_slow_model(path: Path, matmuls: int = 12, size: int = 768) -> Path:
     model.ir_version = 10
     entry = model.metadata_props.add()
     entry.key, entry.value = 'names', CLASSES
-    onnx.save(model, path)
+    return model
+
+
+@functools.cache
+def _matmuls_for(seconds: float, size: int) -> int:
+    """How many chained products take ``seconds`` on one thread here, timed on a short chain.
+
+    A fixed count was slow on one machine and ten times faster on another (AVX-512), where the
+    tests that need inference to outlast a service call or a camera period stopped testing.
+    The fastest of a few runs is taken, so load during the timing only lengthens the model.
+    """
+    import onnxruntime as ort
+
+    probe = 4
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    sess = ort.InferenceSession(_slow_graph(probe, size).SerializeToString(), options,
+                                providers=['CPUExecutionProvider'])
+    feed = {'images': np.ones((1, 3, INPUT, INPUT), np.float32)}
+    sess.run(None, feed)
+    best = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        sess.run(None, feed)
+        best = min(best, time.perf_counter() - start)
+    return max(probe, math.ceil(probe * seconds / best))
+
+
+def write_slow_model(path: Path, seconds: float = SLOW_SECONDS, size: int = 768) -> Path:
+    """Same output as the constant model, after a chain of input-dependent matrix products.
+
+    The products depend on the image (so ONNX Runtime cannot fold them away) and take about
+    ``seconds`` on one CPU thread of this machine: long enough to check that services stay
+    responsive and that a 30 Hz camera outpaces inference.
+    """
+    onnx.save(_slow_graph(_matmuls_for(seconds, size), size), path)
     return path
 
 
