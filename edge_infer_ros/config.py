@@ -39,6 +39,7 @@ OUTPUT_FORMATS = (
     'yolov5',
     'yolox',
     'boxes_scores',
+    'rfdetr',
     'end2end',
     'rtdetr_ultralytics',
     'rtdetr_official',

@@ -264,7 +264,7 @@ def test_dynamic_and_transposed_shapes() -> None:
 def test_errors_name_outputs_and_formats() -> None:
     images = [('images', [1, 3, INPUT, INPUT])]
     with pytest.raises(DecoderError,
-                       match=r"'out' \[1, 1000\].*yolov8, yolov5, yolox, boxes_scores, end2end"):
+                       match=r"'out' \[1, 1000\].*yolov8, yolov5, yolox, boxes_scores, rfdetr"):
         select_decoder('auto', images, [('out', [1, 1000])])
     with pytest.raises(ConfigError, match="output_format 'yolov9' is not one of auto"):
         select_decoder('yolov9', images, [('output0', [1, 84, ANCHORS])])
@@ -278,7 +278,7 @@ def test_errors_name_outputs_and_formats() -> None:
         decoder.decode([np.zeros((84, ANCHORS), np.float32)], _transform(), CFG)
     with pytest.raises(DecoderError, match='fewer than the 5 needed'):
         decoder.decode([np.zeros((1, 4, 9), np.float32)], _transform(), CFG)
-    others = {'auto', 'rtdetr_official', 'yolox', 'tf_object_detection', 'boxes_scores'}
+    others = {'auto', 'rtdetr_official', 'yolox', 'tf_object_detection', 'boxes_scores', 'rfdetr'}
     assert set(FORMATS) | others == set(OUTPUT_FORMATS)
 
 
@@ -561,3 +561,31 @@ def test_boxes_scores_pairing_needs_matching_candidates() -> None:
         select_decoder('boxes_scores', images, [('boxes', [1, 8400, 4]), ('s', [1, 2100, 80])])
     with pytest.raises(DecoderError, match='boxes_scores configured'):
         select_decoder('boxes_scores', images, [('output0', [1, 84, 8400])])
+
+
+def _rfdetr(t: LetterboxTransform, queries: int = 300, nc: int = 91) -> dict[str, np.ndarray]:
+    logits = np.full((1, queries, nc), -6.0, np.float32)  # sigmoid 0.0025: background
+    dets = np.tile(np.array([0.5, 0.5, 0.1, 0.1], np.float32), (1, queries, 1))
+    for q, (box, cls, score) in enumerate(
+            zip(_input_cxcywh(GT_BOXES, t), GT_CLASSES, GT_SCORES, strict=True), start=7):
+        dets[0, q] = box / INPUT
+        logits[0, q, cls + 1] = np.log(score / (1 - score))
+    return {'dets': dets, 'labels': logits}
+
+
+def test_rfdetr_queries_get_sigmoid_scores_and_normalised_boxes() -> None:
+    """Paired by shape as dense boxes/scores, RF-DETR's logits and fractions would be garbage."""
+    t = _transform()
+    sess = session(constant_model(_rfdetr(t)))
+    decoder, reason = select_decoder('auto', *session_io(sess))
+    assert decoder.name == 'rfdetr', reason
+    dets = decoder.decode(run(sess), t, CFG)
+    order = np.argsort(-GT_SCORES)
+    np.testing.assert_allclose(dets.boxes, GT_BOXES[order], atol=0.05)
+    np.testing.assert_array_equal(dets.class_ids, GT_CLASSES[order] + 1)
+    np.testing.assert_allclose(dets.scores, GT_SCORES[order], rtol=1e-5)
+    images = [('images', [1, 3, 560, 560])]
+    detr = [('logits', [1, 300, 92]), ('pred_boxes', [1, 300, 4])]
+    with pytest.raises(DecoderError, match='a few hundred queries.*output_format rfdetr'):
+        select_decoder('auto', images, detr)
+    assert select_decoder('rfdetr', images, detr)[0].name == 'rfdetr'

@@ -9,7 +9,7 @@ image; formats that need extra model inputs (official RT-DETR) provide them thro
 """
 
 from edge_infer_ros.decoders.base import Decoder, TensorInfo
-from edge_infer_ros.decoders.boxes_scores import BoxesScoresDecoder
+from edge_infer_ros.decoders.boxes_scores import BoxesScoresDecoder, RfDetrDecoder
 from edge_infer_ros.decoders.dense import (
     End2EndDecoder,
     RtDetrUltralyticsDecoder,
@@ -30,6 +30,7 @@ __all__ = [
     'Decoder',
     'EfficientNmsDecoder',
     'End2EndDecoder',
+    'RfDetrDecoder',
     'RtDetrOfficialDecoder',
     'RtDetrUltralyticsDecoder',
     'TensorInfo',

@@ -1,10 +1,13 @@
-"""Decoder for heads split into a box output and a score output, before NMS.
+"""Decoders for heads split into a box output and a score output.
 
 YOLO-NAS (exported without NMS) and DAMO-YOLO end in two tensors: ``[B, N, 4]`` boxes
 ``x1 y1 x2 y2`` in input pixels and ``[B, N, nc]`` class scores (some exporters write the scores
-channels-first, ``[B, nc, N]``). Read as one YOLOv8 tensor, the first four class scores would
-become the box; so the pair is recognised by its shapes: the same N candidates in both, 4 values
-per candidate in one.
+channels-first, ``[B, nc, N]``), one row per dense candidate, before NMS. Read as one YOLOv8
+tensor, the first four class scores would become the box; so the pair is recognised by its
+shapes: the same N candidates in both, 4 values per candidate in one.
+
+RF-DETR (and LW-DETR) export the same pair for a few hundred queries, named ``dets`` and
+``labels``, but with boxes ``cx cy w h`` as fractions of the input and class logits.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from edge_infer_ros.decoders.base import (
     TensorInfo,
     Tensors,
     best_class,
+    cxcywh_to_xyxy,
     finish,
     take_batch,
 )
@@ -29,7 +33,7 @@ from edge_infer_ros.decoders.detections import Detections
 from edge_infer_ros.decoders.nms import top_k_indices
 from edge_infer_ros.imaging.preprocess import LetterboxTransform
 
-__all__ = ['BoxesScoresDecoder', 'find_boxes_scores']
+__all__ = ['BoxesScoresDecoder', 'RfDetrDecoder', 'find_boxes_scores']
 
 
 def _pairs(boxes: Dims, scores: Dims) -> bool | None:
@@ -97,3 +101,30 @@ class BoxesScoresDecoder(Decoder):
             cand = cand[top_k_indices(best[cand], cfg.pre_nms_top_k)]
         conf, cls = best_class(scores[cand], cfg, nc, axis=1)
         return finish(tensors['boxes'][cand], conf, cls, transform, cfg, apply_nms=True)
+
+
+class RfDetrDecoder(BoxesScoresDecoder):
+    """RF-DETR / LW-DETR: ``dets`` [B, Q, 4] normalised ``cx cy w h``, ``labels`` [B, Q, C] logits.
+
+    Like the reference post-processing, every (query, class) pair whose sigmoid score passes
+    the threshold is a detection (the best ``max_detections`` of them); the queries are already
+    one per object, so there is no NMS. The class ids are the model's own (COCO checkpoints use
+    the 91 COCO category ids): pair them with a matching ``labels_path``.
+    """
+
+    name = 'rfdetr'
+
+    def _decode_image(
+        self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
+    ) -> Detections:
+        logits = tensors['scores']
+        if self.channels_first:
+            logits = logits.T
+        # sigmoid(x) >= t  <=>  x >= logit(t): threshold the logits, then score the few left.
+        t = min(max(cfg.confidence_threshold, 1e-7), 1 - 1e-7)
+        query, cls = np.nonzero(logits >= np.log(t / (1 - t)))
+        scores = 1.0 / (1.0 + np.exp(-logits[query, cls].astype(np.float32)))
+        boxes = cxcywh_to_xyxy(tensors['boxes'][query])
+        boxes[:, 0::2] *= transform.input_width
+        boxes[:, 1::2] *= transform.input_height
+        return finish(boxes, scores, cls, transform, cfg, apply_nms=False)

@@ -17,7 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 from edge_infer_ros.config import OUTPUT_FORMATS
 from edge_infer_ros.decoders.base import Decoder, Dims, TensorInfo, normalise_dims
-from edge_infer_ros.decoders.boxes_scores import BoxesScoresDecoder, find_boxes_scores
+from edge_infer_ros.decoders.boxes_scores import (
+    BoxesScoresDecoder,
+    RfDetrDecoder,
+    find_boxes_scores,
+)
 from edge_infer_ros.decoders.dense import (
     End2EndDecoder,
     RtDetrUltralyticsDecoder,
@@ -227,8 +231,9 @@ def select_decoder(
     meta = dict(metadata or {})
     names = class_names_from_metadata(meta)
     num_classes = len(names) if names is not None else None
-    if output_format == 'boxes_scores':
-        return _boxes_scores(outs, 'configured'), f'output_format {output_format!r} configured'
+    if output_format in ('boxes_scores', 'rfdetr'):
+        decoder = _boxes_scores(outs, 'configured', output_format)
+        return decoder, f'output_format {output_format!r} configured'
     if output_format in _NAMED_ROLES:
         return _named(output_format, ins, outs), f'output_format {output_format!r} configured'
     main = _main_output(outs)
@@ -260,6 +265,14 @@ def select_decoder(
         if assign_roles(outs, _NAMED_ROLES[fmt]) is not None:
             return _named(fmt, ins, outs), why
     pair = find_boxes_scores(outs)
+    if pair is not None and {n.lower() for n, _ in outs} == {'dets', 'labels'}:
+        return _boxes_scores(outs, 'auto', 'rfdetr'), (
+            "'dets' [B, Q, 4] and 'labels' [B, Q, C] outputs (RF-DETR: normalised boxes, class "
+            'logits)')
+    if pair is not None and not _dense(outs[pair[0]][1][1], ins):
+        raise _unknown(outs, 'boxes and scores of a few hundred queries, as DETR-style models '
+                             'export; output_format rfdetr reads sigmoid-scored ones (RF-DETR, '
+                             'LW-DETR, Deformable DETR) with normalised cx cy w h boxes')
     if pair is not None:
         boxes, scores, _ = pair
         return _boxes_scores(outs, 'auto'), (
@@ -337,12 +350,19 @@ def _wrong_format(fmt: str, output: TensorInfo, why: str, fitting: Sequence[str]
     return DecoderError(msg)
 
 
-def _boxes_scores(outputs: Sequence[TensorInfo], how: str) -> Decoder:
+def _boxes_scores(outputs: Sequence[TensorInfo], how: str, fmt: str = 'boxes_scores') -> Decoder:
     pair = find_boxes_scores(outputs)
     if pair is None:
-        raise _unknown(outputs, f'boxes_scores {how}, but it needs two 3-D outputs: boxes '
+        raise _unknown(outputs, f'{fmt} {how}, but it needs two 3-D outputs: boxes '
                                 '[B, N, 4] and scores [B, N, nc] or [B, nc, N]')
-    return BoxesScoresDecoder(pair[0], pair[1], channels_first=pair[2])
+    kind = RfDetrDecoder if fmt == 'rfdetr' else BoxesScoresDecoder
+    return kind(pair[0], pair[1], channels_first=pair[2])
+
+
+def _dense(n: int | None, inputs: Sequence[TensorInfo]) -> bool:
+    """Whether ``n`` candidates are a dense head's (the anchor-free cells), not queries."""
+    anchors = _anchor_counts(*_image_size(inputs))
+    return n in anchors if anchors else (n is None or n > _MAX_QUERIES)
 
 
 def _build(fmt: str, index: int, num_classes: int | None, channels_last: bool) -> Decoder:
