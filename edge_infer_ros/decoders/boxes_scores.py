@@ -85,12 +85,15 @@ class BoxesScoresDecoder(Decoder):
                                  'boxes_scores scores'),
         }
 
+    def _by_candidate(self, tensors: Tensors) -> NDArray[Any]:
+        """The scores as ``[N, nc]``, a view when the model wrote them so."""
+        scores = tensors['scores']
+        return scores.T if self.channels_first else scores
+
     def _decode_image(
         self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        scores = tensors['scores']
-        if self.channels_first:
-            scores = scores.T
+        scores = self._by_candidate(tensors)
         if scores.dtype != np.float32:
             scores = scores.astype(np.float32)
         nc = scores.shape[1]
@@ -117,9 +120,7 @@ class RfDetrDecoder(BoxesScoresDecoder):
     def _decode_image(
         self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        logits = tensors['scores']
-        if self.channels_first:
-            logits = logits.T
+        logits = self._by_candidate(tensors)
         # sigmoid(x) >= t  <=>  x >= logit(t): threshold the logits, then score the few left.
         t = min(max(cfg.confidence_threshold, 1e-7), 1 - 1e-7)
         query, cls = np.nonzero(logits >= np.log(t / (1 - t)))
