@@ -38,13 +38,14 @@ def ros2_executable() -> str:
     return exe
 
 
-def ros2(exe: str, *args: str, timeout: float = 60.0, attempts: int = 4,
+def ros2(exe: str, *args: str, timeout: float = 60.0, attempts: int = 8,
          retry_on: tuple[str, ...] = ('Node not found', 'not available'),
          stderr: bool = False) -> str:
     """Run ``ros2 ARGS --no-daemon --spin-time N``; retry while the node is not discovered yet.
 
     Returns stdout (and stderr after it with ``stderr``); fails the test with the command's
-    output when it exits non-zero.
+    output when it exits non-zero. Each call starts a new DDS participant that must discover the
+    node within the spin time; on a loaded machine four tries (about 12 s) were once not enough.
     """
     command = [exe, *args, '--no-daemon', '--spin-time', SPIN_TIME]
     for attempt in range(attempts):
