@@ -6,9 +6,8 @@ an NHWC uint8 image input the same names are TensorFlow Object Detection API box
 Ultralytics metadata (``description`` names RT-DETR; ``end2end``/``args.nms`` mark NMS-free
 heads) and finally the main output's shape against the anchor counts the input size implies
 (8400 for 640x640 on strides 8/16/32; three times that for anchor-based YOLOv5/v7), or two
-outputs that pair boxes with scores of the same candidates; rows
-over the anchor-free cells with an objectness column (YOLOX, YOLOv6) are told from transposed
-YOLOv8 rows by the class count.
+outputs that pair boxes with scores of the same candidates. Rows over the anchor-free cells with
+an objectness column (YOLOX, YOLOv6) are told from transposed YOLOv8 rows by the class count.
 """
 
 from __future__ import annotations
