@@ -20,7 +20,11 @@ from launch_ros.event_handlers import OnStateTransition
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
-from edge_infer_ros.ros.launch_actions import ChangeStateWhenReady, GivenOverrides
+from edge_infer_ros.ros.launch_actions import (
+    ChangeStateWhenReady,
+    GivenOverrides,
+    TransitionOnce,
+)
 
 PACKAGE = 'edge_infer_ros'
 FAST_DDS_2_DISTROS = ('humble', 'iron', 'jazzy')
@@ -77,7 +81,13 @@ def generate_launch_description():
     autostart = IfCondition(LaunchConfiguration('autostart'))
     # Each transition is asked for once the node's change_state service is up (see
     # ChangeStateWhenReady): a Ctrl-C in the node's first seconds then ends launch cleanly.
-    configure = ChangeStateWhenReady(node, Transition.TRANSITION_CONFIGURE, condition=autostart)
+    # The configure asks for the activate itself once it is done, and so does the handler below
+    # on the node's transition event: whichever comes first (either can be lost to discovery on
+    # a busy machine; see launch_actions), the other then does nothing.
+    activate_once = TransitionOnce()
+    configure = ChangeStateWhenReady(
+        node, Transition.TRANSITION_CONFIGURE, condition=autostart,
+        then=ChangeStateWhenReady(node, Transition.TRANSITION_ACTIVATE, once=activate_once))
     # Activate on the first configuring -> inactive edge only: after it, a manual deactivate or a
     # manual cleanup + configure (e.g. to change precision) leaves the node inactive. If the
     # launch's own configure failed, the first manual configure that succeeds activates. Not
@@ -85,7 +95,8 @@ def generate_launch_description():
     activate = RegisterEventHandler(
         OnStateTransition(
             target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
-            entities=[ChangeStateWhenReady(node, Transition.TRANSITION_ACTIVATE)],
+            entities=[ChangeStateWhenReady(node, Transition.TRANSITION_ACTIVATE,
+                                           once=activate_once)],
             handle_once=True),
         condition=autostart)
     return LaunchDescription([

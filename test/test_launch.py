@@ -220,3 +220,19 @@ def test_ros2_launch_autostarts_and_respects_manual_transitions(ros_graph, tmp_p
     assert 'detecting on /launch_test/camera/image_raw' in text
     assert process.returncode == 0, text
     assert 'process has finished cleanly' in text, text
+
+
+def test_autostart_activates_even_when_the_transition_event_is_lost(launch_module) -> None:
+    """A node may publish its transition event before it has discovered launch's subscription.
+
+    Seen in a fresh-clone run: configure succeeded, the event never reached launch, and the node
+    stayed inactive. The configure now asks for the activate itself, sharing a once-only token
+    with the event handler's activate, so exactly one of them asks.
+    """
+    _, activate, configure = _detector_actions(launch_module)
+    _, entities = activate.event_handler.describe()
+    (handler_activate,) = entities
+    follow_up = configure._then
+    assert follow_up is not None and follow_up._transition_id == 3
+    assert follow_up._once is not None and follow_up._once is handler_activate._once
+    assert follow_up._once.take() and not handler_activate._once.take()
