@@ -226,6 +226,7 @@ def _drive(args: argparse.Namespace, node: Any, change: Any, transition: Any, re
         print((out_dir / 'detector.log').read_text()[-2000:])
         return 1
     configure_s = time.monotonic() - t0
+    _wait_for_publisher(node, 'detections', 10.0)
     t0 = time.monotonic()
     if not _transition(change, request, transition.TRANSITION_ACTIVATE, 30.0):
         print('[demo] activate FAILED')
@@ -238,6 +239,17 @@ def _drive(args: argparse.Namespace, node: Any, change: Any, transition: Any, re
     time.sleep(0.5)
     with rec.lock:
         return _report(args, rec, configure_s, activate_ms, out_dir)
+
+
+def _wait_for_publisher(node: Any, topic: str, timeout_s: float) -> None:
+    """Wait until this recorder has discovered the detector's ``topic`` publisher.
+
+    The publisher exists from configure on; activating before the recorder has discovered it
+    loses the first detections (a 0.15 s configure on a fast machine left 8 of 32 recorded).
+    """
+    deadline = time.monotonic() + timeout_s
+    while node.count_publishers(topic) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _values(diag: Any, suffix: str) -> dict[str, str]:
