@@ -26,6 +26,7 @@ __all__ = [
     'TensorInfo',
     'best_class',
     'class_filter_mask',
+    'class_score_candidates',
     'cxcywh_to_xyxy',
     'finish',
     'normalise_dims',
@@ -148,6 +149,25 @@ def best_class(
         local = scores.argmax(axis=axis)
         return scores.max(axis=axis), ids[local].astype(np.int32)
     return scores.max(axis=axis), scores.argmax(axis=axis).astype(np.int32)
+
+
+def class_score_candidates(
+    scores: NDArray[Any], cfg: DecoderConfig,
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """Candidates of a ``[nc, N]`` class-score head: their indices, best scores and classes.
+
+    One vectorised maximum over the classes picks the few candidates at the threshold (after
+    the class filter, and only the best ``pre_nms_top_k`` of them); only those get their class
+    argmax taken. ``scores`` is float32, possibly a transposed view.
+    """
+    nc = scores.shape[0]
+    best, _ = (best_class(scores, cfg, nc, axis=0) if cfg.class_filter
+               else (scores.max(axis=0), None))
+    cand = np.flatnonzero(best >= cfg.confidence_threshold)
+    if 0 < cfg.pre_nms_top_k < cand.size:
+        cand = cand[top_k_indices(best[cand], cfg.pre_nms_top_k)]
+    conf, cls = best_class(scores[:, cand], cfg, nc, axis=0)
+    return cand, conf, cls
 
 
 Tensors = dict[str, NDArray[Any]]

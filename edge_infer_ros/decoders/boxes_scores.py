@@ -24,13 +24,12 @@ from edge_infer_ros.decoders.base import (
     Dims,
     TensorInfo,
     Tensors,
-    best_class,
+    class_score_candidates,
     cxcywh_to_xyxy,
     finish,
     take_batch,
 )
 from edge_infer_ros.decoders.detections import Detections
-from edge_infer_ros.decoders.nms import top_k_indices
 from edge_infer_ros.imaging.preprocess import LetterboxTransform
 
 __all__ = ['BoxesScoresDecoder', 'RfDetrDecoder', 'find_boxes_scores']
@@ -93,16 +92,10 @@ class BoxesScoresDecoder(Decoder):
     def _decode_image(
         self, tensors: Tensors, transform: LetterboxTransform, cfg: DecoderConfig,
     ) -> Detections:
-        scores = self._by_candidate(tensors)
+        scores = self._by_candidate(tensors).T  # [nc, N], a view
         if scores.dtype != np.float32:
             scores = scores.astype(np.float32)
-        nc = scores.shape[1]
-        best, _ = (best_class(scores, cfg, nc, axis=1) if cfg.class_filter
-                   else (scores.max(axis=1), None))
-        cand = np.flatnonzero(best >= cfg.confidence_threshold)
-        if 0 < cfg.pre_nms_top_k < cand.size:
-            cand = cand[top_k_indices(best[cand], cfg.pre_nms_top_k)]
-        conf, cls = best_class(scores[cand], cfg, nc, axis=1)
+        cand, conf, cls = class_score_candidates(scores, cfg)
         return finish(tensors['boxes'][cand], conf, cls, transform, cfg, apply_nms=True)
 
 

@@ -20,6 +20,7 @@ from edge_infer_ros.decoders.base import (
     Decoder,
     Tensors,
     best_class,
+    class_score_candidates,
     cxcywh_to_xyxy,
     finish,
     take_batch,
@@ -133,15 +134,7 @@ class YoloV8Decoder(_SingleOutput):
         if self.channels_last:
             pred = pred.T
         nc = self._classes(pred.shape[0], 4)
-        scores = _as_float32(pred[4:4 + nc])
-        best, _ = (
-            best_class(scores, cfg, nc, axis=0) if cfg.class_filter
-            else (scores.max(axis=0), None)
-        )
-        cand = np.flatnonzero(best >= cfg.confidence_threshold)
-        if 0 < cfg.pre_nms_top_k < cand.size:
-            cand = cand[top_k_indices(best[cand], cfg.pre_nms_top_k)]
-        conf, cls = best_class(scores[:, cand], cfg, nc, axis=0)
+        cand, conf, cls = class_score_candidates(_as_float32(pred[4:4 + nc]), cfg)
         boxes = cxcywh_to_xyxy(pred[:4, cand].T)
         return finish(boxes, conf, cls, transform, cfg, apply_nms=True)
 
