@@ -32,6 +32,7 @@ from launch.action import Action
 import launch.logging
 from launch.substitutions import LaunchConfiguration
 from launch_ros.ros_adapters import get_ros_node
+from lifecycle_msgs.msg import Transition
 import lifecycle_msgs.srv
 import yaml
 
@@ -41,8 +42,8 @@ _POLL_S = 0.2
 _ANSWER_OVERDUE_S = 3.0
 """Seconds without an answer after which ``get_state`` is asked whether the transition is done."""
 _GOAL_STATES = {  # transition id -> the states that show it is done
-    1: ('inactive', 'active'),  # configure
-    3: ('active',),  # activate
+    Transition.TRANSITION_CONFIGURE: ('inactive', 'active'),
+    Transition.TRANSITION_ACTIVATE: ('active',),
 }
 
 
@@ -119,7 +120,7 @@ class ChangeStateWhenReady(Action):
             return
         request = lifecycle_msgs.srv.ChangeState.Request()
         request.transition.id = self._transition_id
-        answer = self._call(client, request, client, context, state)
+        answer = self._call(client, request, context, state)
         if answer is None:
             return
         if not answer.success:
@@ -130,7 +131,7 @@ class ChangeStateWhenReady(Action):
         if self._then is not None:
             self._then._wait(client, state, context)
 
-    def _call(self, client: Any, request: Any, alive: Any, context: LaunchContext,
+    def _call(self, client: Any, request: Any, context: LaunchContext,
               state: Any = None) -> Any:
         """Call and wait for the answer; None when launch or the node is ending.
 
@@ -146,23 +147,23 @@ class ChangeStateWhenReady(Action):
             return None
         waited = 0.0
         while not done.wait(_POLL_S):
-            if self._ending(alive, context):
+            if self._ending(client, context):
                 future.cancel()
                 return None
             waited += _POLL_S
             if state is not None and waited >= _ANSWER_OVERDUE_S:
                 waited = 0.0
-                if self._reached_goal(state, alive, context):
+                if self._reached_goal(state, context):
                     future.cancel()
                     return lifecycle_msgs.srv.ChangeState.Response(success=True)
         return future.result() if future.exception() is None else None
 
-    def _reached_goal(self, state: Any, alive: Any, context: LaunchContext) -> bool:
+    def _reached_goal(self, state: Any, context: LaunchContext) -> bool:
         """Whether ``get_state`` says the node is where this transition leads."""
         goals = _GOAL_STATES.get(self._transition_id, ())
         if not goals or not state.service_is_ready():
             return False
-        answer = self._call(state, lifecycle_msgs.srv.GetState.Request(), alive, context)
+        answer = self._call(state, lifecycle_msgs.srv.GetState.Request(), context)
         return answer is not None and answer.current_state.label in goals
 
 
