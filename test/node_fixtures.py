@@ -11,7 +11,7 @@ from pathlib import Path
 import time
 from typing import Any
 
-from decoder_models import constant_model
+from decoder_models import constant_model, session
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -99,14 +99,8 @@ def _matmuls_for(seconds: float, size: int) -> int:
     tests that need inference to outlast a service call or a camera period stopped testing.
     The fastest of a few runs is taken, so load during the timing only lengthens the model.
     """
-    import onnxruntime as ort
-
     probe = 4
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    sess = ort.InferenceSession(_slow_graph(probe, size).SerializeToString(), options,
-                                providers=['CPUExecutionProvider'])
+    sess = session(_slow_graph(probe, size).SerializeToString())  # one thread, CPU
     feed = {'images': np.ones((1, 3, INPUT, INPUT), np.float32)}
     sess.run(None, feed)
     best = math.inf
