@@ -90,8 +90,14 @@ class SkipCounter:
         """Start with no publisher seen."""
         self._last: dict[Any, int] = {}
 
-    def missed(self, info: Mapping[str, Any] | None) -> int:
-        """Frames of this publisher between the previous frame taken and this one."""
+    def missed(self, info: Mapping[str, Any] | None) -> int | None:
+        """Frames of this publisher between the previous frame taken and this one.
+
+        None when this frame, or a newer one of the same publisher, was taken before: the
+        same sample delivered to a second subscription (the node re-subscribing with another
+        reliability keeps the old subscription until the new one is matched). A publisher
+        that restarts has a new GID, so its sequence starting again is no repeat.
+        """
         if not info:
             return 0
         seq = info.get('publication_sequence_number')
@@ -100,10 +106,10 @@ class SkipCounter:
         gid = info.get('publisher_gid')
         key = bytes(gid['data']) if isinstance(gid, Mapping) and 'data' in gid else repr(gid)
         last = self._last.get(key)
+        if last is not None and seq <= last:
+            return None
         self._last[key] = seq
-        if last is None or seq <= last:  # first frame, or the publisher restarted
-            return 0
-        return seq - last - 1
+        return 0 if last is None else seq - last - 1
 
 
 @dataclass

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from node_fixtures import detector_params, image_msg, write_slow_model
+from node_fixtures import image_msg, start_detector, write_slow_model
 import pytest
 from ros_helpers import LifecycleClient, wait_for
 
@@ -21,13 +21,9 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
 def _detector(ros_graph: Any, tmp_path: Any, **params: Any) -> tuple[Any, LifecycleClient]:
-    from edge_infer_ros.ros.node import DetectorNode
-
     slow = write_slow_model(tmp_path / 'slow.onnx')
-    node = DetectorNode('detector', context=ros_graph.context, parameter_overrides=detector_params(
-        slow, tmp_path / 'cache', cpu_threads=1, warmup_iterations=0, **params))
-    ros_graph.add(node)
-    client = LifecycleClient(ros_graph, '/detector')
+    node, client = start_detector(ros_graph, tmp_path, slow, cpu_threads=1, warmup_iterations=0,
+                                  **params)
     assert client.transition('configure') and client.transition('activate')
     return node, client
 
@@ -86,8 +82,9 @@ def _camera_values(ros_graph: Any, topic: str, timeout: float = 10.0) -> dict[st
 def test_frames_arriving_during_inference_stay_in_the_middleware(ros_graph, tmp_path,
                                                                  depth: int) -> None:
     # With a history of 1 no frame is taken only to be dropped; with the default (auto: 3) at
-    # most the two older ones the history holds are drained on the way to the newest.
-    node, _client = _detector(ros_graph, tmp_path, qos_depth=depth)
+    # most the two older ones the history holds are drained on the way to the newest. Reliable
+    # from the start: the exact counts below leave no room for auto's re-subscription.
+    node, _client = _detector(ros_graph, tmp_path, qos_depth=depth, qos_reliability='reliable')
     pub = _camera_publisher(ros_graph, 'image_raw')
     assert wait_for(lambda: pub.get_subscription_count() > 0)
     sent = 30
@@ -113,7 +110,7 @@ def test_frames_arriving_during_inference_stay_in_the_middleware(ros_graph, tmp_
 
 
 def test_two_busy_cameras_take_turns(ros_graph, tmp_path) -> None:
-    _node, _client = _detector(ros_graph, tmp_path,
+    _node, _client = _detector(ros_graph, tmp_path, qos_reliability='reliable',
                                image_topics=['front/image_raw', 'rear/image_raw'])
     pubs = {name: _camera_publisher(ros_graph, f'{name}/image_raw') for name in ('front', 'rear')}
     stop = threading.Event()
@@ -137,3 +134,29 @@ def test_two_busy_cameras_take_turns(ros_graph, tmp_path) -> None:
         order = [topic for topic, _ in got[:10]]
     runs = [len(list(group)) for _, group in itertools.groupby(order[1:])]
     assert max(runs) == 1, f'a camera was served twice while the other waited: {order}'
+
+
+
+def test_a_camera_that_starts_later_loses_no_frame_when_the_node_turns_reliable(
+        ros_graph, tmp_path) -> None:
+    # With qos_reliability auto and no camera yet, the node subscribes best-effort (which every
+    # publisher matches); its recheck re-subscribes reliable once a reliable camera is seen. The
+    # frames waiting in the old subscription's history while inference runs (the intake leaves
+    # them there) were destroyed with it: a camera that then paused never had its last frame
+    # processed (seen as a flaky failure of the test above).
+    node, _client = _detector(ros_graph, tmp_path)
+    cam = node._cameras[0]  # noqa: SLF001 - in-process, to stop publishing at the swap
+    first = cam.subscription
+    pub = _camera_publisher(ros_graph, 'image_raw')
+    assert wait_for(lambda: pub.get_subscription_count() > 0)
+    stamp = 0
+    with _outputs(ros_graph, ['detections']) as got:
+        deadline = time.monotonic() + 20.0
+        while cam.subscription is first and time.monotonic() < deadline:
+            stamp += 1
+            pub.publish(image_msg(stamp=stamp))
+            time.sleep(0.05)  # 20 Hz: frames wait in the history while the slow model runs
+        assert cam.subscription is not first, 'the node never re-subscribed reliable'
+        assert wait_for(lambda: ('detections', stamp) in got, timeout=30.0), (stamp, got)
+        stamps = [s for _, s in got]
+    assert stamps == sorted(set(stamps)), f'a frame was processed twice or out of order: {stamps}'

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from node_fixtures import collecting, detector_params, image_msg, write_constant_model
+from node_fixtures import collecting, image_msg, start_detector, write_constant_model
 import numpy as np
 import pytest
 from ros_helpers import LifecycleClient, wait_for
@@ -40,12 +40,7 @@ def _images(first: int, count: int) -> list[Any]:
 
 
 def _start(ros_graph: Any, tmp_path: Path, model: Path, **params: Any) -> LifecycleClient:
-    from edge_infer_ros.ros.node import DetectorNode
-
-    node = DetectorNode('detector', context=ros_graph.context, parameter_overrides=detector_params(
-        model, tmp_path / 'cache', **params))
-    ros_graph.add(node)
-    return LifecycleClient(ros_graph, '/detector')
+    return start_detector(ros_graph, tmp_path, model, **params)[1]
 
 
 def _send_each(ros_graph: Any, msgs: list[Any], got: list[Any]) -> None:

@@ -21,7 +21,8 @@ camera's frame waits at most one inference, and the worker serves the cameras ro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 import threading
 import time
 from typing import Any
@@ -68,6 +69,24 @@ class IntakeGate(CallbackGroup):
         """Release the claim taken by :meth:`beginning_execution`."""
         with self._lock:
             self._running = False
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Claim the subscriptions whether or not a frame is wanted, once a take in progress ends.
+
+        For the node's re-subscription, which takes what the old subscription holds before
+        destroying it, while no callback or worker takes from it. Takes last milliseconds.
+        """
+        while True:
+            with self._lock:
+                if not self._running:
+                    self._running = True
+                    break
+            time.sleep(0.001)
+        try:
+            yield
+        finally:
+            self.ending_execution(None)
 
 
 def drain_newest(subscription: Any, data: Any = None,

@@ -67,6 +67,7 @@ __all__ = ['DetectorNode', 'main']
 InvalidHandle = _rclpy.InvalidHandle  # raised by entities destroyed under a running callback
 
 _THROTTLE_S = 5.0
+_MATCH_WAIT_S = 0.5  # how long a new subscription may take to match the topic's publishers
 
 
 class _Camera:
@@ -329,8 +330,11 @@ class DetectorNode(LifecycleNode):
 
     def _accept(self, cam: _Camera, frame: PendingFrame, drained: int) -> None:
         """Put a taken frame in its slot; ``drained`` older frames were taken to reach it."""
+        missed = cam.skips.missed(frame.info)
+        if missed is None:  # taken already, from the other subscription of a re-subscription
+            return
         # The sequence gap since the last frame taken includes the ones drained here.
-        skipped = max(cam.skips.missed(frame.info) - drained, 0)
+        skipped = max(missed - drained, 0)
         stats = cam.slot.stats
         with stats.lock:
             stats.dropped += drained + skipped
@@ -354,13 +358,38 @@ class DetectorNode(LifecycleNode):
             return
         for cam in self._cameras:
             topic = self.resolve_topic_name(cam.plan.image_topic)
-            wanted = choose_reliability('auto', self.get_publishers_info_by_topic(topic))
+            publishers = self.get_publishers_info_by_topic(topic)
+            wanted = choose_reliability('auto', publishers)
             if wanted != cam.reliability and cam.subscription is not None:
                 self.get_logger().info(
                     f'{cam.plan.image_topic}: publishers changed, subscribing '
                     f'{describe_reliability(wanted)}')
-                self.destroy_subscription(cam.subscription)
-                self._subscribe(cam)
+                self._resubscribe(cam, len(publishers))
+
+    def _resubscribe(self, cam: _Camera, publishers: int) -> None:
+        """Replace ``cam``'s subscription without losing a frame (make before break).
+
+        Why: while inference runs, frames wait in the subscription's history (``intake``);
+        destroying it first lost them, and a camera that then paused never had its newest
+        frame processed. The new subscription is created and given a moment to match the
+        publishers; then, under the gate's claim, the old one's newest frame goes to the slot
+        and the old one is destroyed. A frame both received is processed once (``SkipCounter``).
+        """
+        old = cam.subscription
+        self._subscribe(cam)
+        new = cam.subscription
+        count = getattr(new, 'get_publisher_count', None)  # Iron and newer
+        deadline = time.monotonic() + (_MATCH_WAIT_S if count is not None else 0.1)
+        while time.monotonic() < deadline and (count is None or count() < publishers):
+            time.sleep(0.005)
+        with cam.gate.exclusive():
+            try:
+                frame, drained = drain_newest(old)
+            except InvalidHandle:  # destroyed by a concurrent deactivate
+                return
+            if frame.data is not None:
+                self._accept(cam, frame, drained)
+            self.destroy_subscription(old)
 
     def _stop_processing(self) -> None:
         self._active.clear()
