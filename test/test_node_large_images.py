@@ -7,9 +7,9 @@ from pathlib import Path
 import subprocess
 import sys
 
-from node_fixtures import collecting, detector_params, write_constant_model
+from node_fixtures import collecting, start_detector, write_constant_model
 import pytest
-from ros_helpers import LifecycleClient, wait_for
+from ros_helpers import wait_for
 
 from edge_infer_ros.ros.dds import profile_variable
 
@@ -24,12 +24,8 @@ def test_full_hd_from_another_process_is_detected_under_auto(
 ) -> None:
     from vision_msgs.msg import Detection2DArray
 
-    from edge_infer_ros.ros.node import DetectorNode
-
     model = write_constant_model(tmp_path / 'const.onnx')
-    node = ros_graph.add(DetectorNode('big_detector', context=ros_graph.context,
-                                      parameter_overrides=detector_params(model, tmp_path)))
-    client = LifecycleClient(ros_graph, '/big_detector')
+    node, client = start_detector(ros_graph, tmp_path, model)
     assert client.transition('configure') and client.transition('activate')
     env = dict(os.environ)
     env[profile_variable(env)] = str(PROFILE)
