@@ -39,6 +39,7 @@ from edge_infer_ros.decoders.named import (
     assign_roles,
 )
 from edge_infer_ros.errors import ConfigError, DecoderError
+from edge_infer_ros.imaging.layout import channels_last
 
 __all__ = ['select_decoder']
 
@@ -101,10 +102,8 @@ def _size_input(inputs: Sequence[TensorInfo]) -> str | None:
 
 def _channels_last_image(inputs: Sequence[TensorInfo]) -> bool:
     """Whether the image input is NHWC (TensorFlow's layout), ``[B, H, W, 3]``."""
-    for _, dims in inputs:
-        if len(dims) == 4:
-            return dims[3] in (1, 3) and dims[1] not in (1, 3)
-    return False
+    image = next((dims for _, dims in inputs if len(dims) == 4), ())
+    return channels_last(image)
 
 
 def _main_output(outputs: Sequence[TensorInfo]) -> int | None:

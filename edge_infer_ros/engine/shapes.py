@@ -13,6 +13,7 @@ import difflib
 
 from edge_infer_ros.engine.model import ValueInfo
 from edge_infer_ros.errors import ConfigError
+from edge_infer_ros.imaging.layout import channels_last
 
 __all__ = ['ShapePlan', 'format_profile', 'parse_profile', 'plan_shapes']
 
@@ -140,8 +141,7 @@ def _in_model_layout(info: ValueInfo, shape: Shape) -> Shape:
     TensorFlow exports take ``[N, H, W, 3]``; their fixed channel count sits last, which tells
     them from NCHW models, so one ``input_shape: 300x300`` fits either layout.
     """
-    dims = info.dims or ()
-    if len(dims) != 4 or len(shape) != 4 or dims[3] not in (1, 3) or dims[1] in (1, 3):
+    if len(shape) != 4 or not channels_last(info.dims or ()):
         return shape
     if shape[1] in (1, 3) and shape[3] not in (1, 3):
         return (shape[0], shape[2], shape[3], shape[1])
