@@ -97,7 +97,8 @@ class SkipCounter:
         None when this frame, or a newer one of the same publisher, was taken before: the
         same sample delivered to a second subscription (the node re-subscribing with another
         reliability keeps the old subscription until the new one is matched). A publisher
-        that restarts has a new GID, so its sequence starting again is no repeat.
+        that restarts has a new GID, so its sequence starting again is no repeat; without a GID
+        in ``info`` nothing is taken for a repeat.
         """
         if not info:
             return 0
@@ -105,10 +106,13 @@ class SkipCounter:
         if not isinstance(seq, int) or seq <= 0 or seq >= _SEQUENCE_UNSUPPORTED:
             return 0
         gid = info.get('publisher_gid')
-        key = bytes(gid['data']) if isinstance(gid, Mapping) and 'data' in gid else repr(gid)
+        identified = isinstance(gid, Mapping) and 'data' in gid
+        key = bytes(gid['data']) if identified else repr(gid)
         last = self._last.get(key)
         if last is not None and seq <= last:
-            return None
+            if identified:
+                return None
+            last = None  # no GID to tell a repeat from another publisher or a restart
         self._last[key] = seq
         return 0 if last is None else seq - last - 1
 

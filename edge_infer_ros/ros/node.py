@@ -80,7 +80,7 @@ class _Camera:
         self.gate = IntakeGate(lambda: wanted(self))
         self.subscription: Any = None
         self.reliability: ReliabilityPolicy | None = None
-        self.catch_up = False  # a frame came while the worker was idle: keep the next burst
+        self.catch_up = False  # the last take ended an idle wait: the next keeps a burst
         self.detections_pub: Any = None
         self.debug_pub: Any = None
 
@@ -324,15 +324,13 @@ class DetectorNode(LifecycleNode):
         if subscription is None:  # deactivated while the executor was taking this frame
             return
         idle = self._current is None  # the worker is waiting: this frame may start a burst
-        if idle:
-            cam.catch_up = True
         try:
-            frames, drained = drain(subscription, data, info, keep=self._keep(cam, last=not idle))
+            frames, drained = drain(subscription, data, info, keep=self._keep(cam, idle))
         except InvalidHandle:  # destroyed by a concurrent deactivate
             return
         self._accept(cam, frames, drained)
 
-    def _keep(self, cam: _Camera, last: bool = True) -> int:
+    def _keep(self, cam: _Camera, idle: bool = False) -> int:
         """How many of the frames waiting in the middleware a take keeps, oldest first.
 
         Why: over the middleware's default transport a camera's large frames reach the node in
@@ -344,9 +342,8 @@ class DetectorNode(LifecycleNode):
         inference never leaves the worker idle, and its frames are taken newest-only. With
         several cameras each keeps its turn instead (one frame each, round-robin).
         """
-        catch_up = cam.catch_up
-        if last:  # the take after the idle one ends the catch-up
-            cam.catch_up = False
+        # The idle take keeps the burst and marks the next take to keep the rest of it.
+        catch_up, cam.catch_up = cam.catch_up or idle, idle
         config = self._node_config
         if not catch_up or config is None or len(self._cameras) > 1:
             return 1
