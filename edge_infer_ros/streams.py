@@ -106,11 +106,11 @@ class SkipCounter:
         if not isinstance(seq, int) or seq <= 0 or seq >= _SEQUENCE_UNSUPPORTED:
             return 0
         gid = info.get('publisher_gid')
-        identified = isinstance(gid, Mapping) and 'data' in gid
-        key = bytes(gid['data']) if identified else repr(gid)
+        data = gid.get('data') if isinstance(gid, Mapping) else None
+        key = repr(gid) if data is None else bytes(data)
         last = self._last.get(key)
         if last is not None and seq <= last:
-            if identified:
+            if data is not None:
                 return None
             last = None  # no GID to tell a repeat from another publisher or a restart
         self._last[key] = seq
