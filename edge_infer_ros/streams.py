@@ -7,7 +7,6 @@ numbers to count frames that were replaced before anyone took them.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 import threading
@@ -119,37 +118,36 @@ class SkipCounter:
 
 @dataclass
 class FrameSlot:
-    """The frames of one camera waiting for the worker, oldest first; usually just the newest.
+    """Holds only the newest unprocessed frame of one camera; replacing one counts a drop.
 
-    Keeps latency bounded when frames arrive faster than inference: a new frame replaces the
-    ones not yet taken, so the worker takes the freshest image instead of working through a
-    growing queue. Only a catch-up after the worker sat idle (:meth:`put` of several frames:
-    a burst the transport delivered at once) is worked through in order.
+    Keeps latency bounded when frames arrive faster than inference: the worker always takes the
+    freshest image instead of working through a growing queue.
     """
 
     stats: StageStats = field(default_factory=StageStats)
-    _frames: deque[Any] = field(default_factory=deque)
+    _frame: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def put(self, *frames: Any) -> None:
-        """Queue ``frames`` (oldest first), dropping (and counting) those not yet taken."""
+    def put(self, frame: Any) -> None:
+        """Store ``frame``, dropping (and counting) an older one not yet taken."""
         with self._lock:
-            self.stats.dropped += len(self._frames)
-            self._frames.clear()
-            self._frames.extend(frames)
-        self.stats.received.tick(count=len(frames))
+            if self._frame is not None:
+                self.stats.dropped += 1
+            self._frame = frame
+        self.stats.received.tick()
 
     @property
     def empty(self) -> bool:
         """Whether no frame is waiting (read without the lock: a hint for the intake gate)."""
-        return not self._frames
+        return self._frame is None
 
     def take(self) -> Any:
-        """Return and remove the oldest waiting frame, or None."""
+        """Return and clear the pending frame, or None."""
         with self._lock:
-            return self._frames.popleft() if self._frames else None
+            frame, self._frame = self._frame, None
+            return frame
 
     def clear(self) -> None:
-        """Forget the waiting frames (on deactivate)."""
+        """Forget a pending frame (on deactivate)."""
         with self._lock:
-            self._frames.clear()
+            self._frame = None

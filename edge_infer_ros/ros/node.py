@@ -47,7 +47,7 @@ from edge_infer_ros.ros.conversions import (
 from edge_infer_ros.ros.diagnostics import build_diagnostics
 from edge_infer_ros.ros.frame_debug import FrameDebugLog
 from edge_infer_ros.ros.frame_memory import keep_frame_buffers
-from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, Prefetcher, drain
+from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, Prefetcher, drain_newest
 from edge_infer_ros.ros.log_throttle import KeyedThrottle, brief
 from edge_infer_ros.ros.params import NodeParameters
 from edge_infer_ros.ros.qos import (
@@ -80,7 +80,6 @@ class _Camera:
         self.gate = IntakeGate(lambda: wanted(self))
         self.subscription: Any = None
         self.reliability: ReliabilityPolicy | None = None
-        self.catch_up = False  # the last take ended an idle wait: the next keeps a burst
         self.detections_pub: Any = None
         self.debug_pub: Any = None
 
@@ -309,12 +308,12 @@ class DetectorNode(LifecycleNode):
             if subscription is None:
                 return False
             try:
-                frames, drained = drain(subscription, keep=self._keep(cam))
+                frame, drained = drain_newest(subscription)
             except InvalidHandle:  # destroyed by a concurrent deactivate
                 return False
-            if not frames:
+            if frame.data is None:
                 return False
-            self._accept(cam, frames, drained)
+            self._accept(cam, frame, drained)
             return True
         finally:
             cam.gate.ending_execution(None)
@@ -323,50 +322,25 @@ class DetectorNode(LifecycleNode):
         subscription = cam.subscription
         if subscription is None:  # deactivated while the executor was taking this frame
             return
-        idle = self._current is None  # the worker is waiting: this frame may start a burst
         try:
-            frames, drained = drain(subscription, data, info, keep=self._keep(cam, idle))
+            frame, drained = drain_newest(subscription, data, info)
         except InvalidHandle:  # destroyed by a concurrent deactivate
             return
-        self._accept(cam, frames, drained)
+        self._accept(cam, frame, drained)
 
-    def _keep(self, cam: _Camera, idle: bool = False) -> int:
-        """How many of the frames waiting in the middleware a take keeps, oldest first.
-
-        Why: over the middleware's default transport a camera's large frames reach the node in
-        bursts after stalls of up to half a second (``bench/bench_dds_delivery.py``). Keeping
-        only the newest of a burst left the worker idle through the next stall. So the take
-        that ends an idle wait, and the one after that frame, keep all the history holds
-        (``qos_depth``) and the worker goes through them in order: the newest waits at most
-        ``qos_depth - 1`` inferences more, once per stall. A camera that steadily outpaces
-        inference never leaves the worker idle, and its frames are taken newest-only. With
-        several cameras each keeps its turn instead (one frame each, round-robin).
-        """
-        # The idle take keeps the burst and marks the next take to keep the rest of it.
-        catch_up, cam.catch_up = cam.catch_up or idle, idle
-        config = self._node_config
-        if not catch_up or config is None or len(self._cameras) > 1:
-            return 1
-        return image_history_depth(config.qos_depth)
-
-    def _accept(self, cam: _Camera, frames: list[PendingFrame], drained: int) -> None:
-        """Put taken frames (oldest first) in the slot; ``drained`` older ones were dropped."""
-        fresh, skipped = [], 0
-        for frame in frames:
-            missed = cam.skips.missed(frame.info)
-            if missed is None:  # taken already, from the other subscription of a re-subscription
-                continue
-            # The sequence gap before the first frame kept includes the ones drained here.
-            skipped += max(missed - (drained if not fresh else 0), 0)
-            fresh.append(frame)
-        if not fresh:
+    def _accept(self, cam: _Camera, frame: PendingFrame, drained: int) -> None:
+        """Put a taken frame in its slot; ``drained`` older frames were taken to reach it."""
+        missed = cam.skips.missed(frame.info)
+        if missed is None:  # taken already, from the other subscription of a re-subscription
             return
+        # The sequence gap since the last frame taken includes the ones drained here.
+        skipped = max(missed - drained, 0)
         stats = cam.slot.stats
         with stats.lock:
             stats.dropped += drained + skipped
             stats.skipped += skipped
         stats.received.tick(count=drained + skipped)
-        cam.slot.put(*fresh)
+        cam.slot.put(frame)
         if self._prefetch is not None:
             self._prefetch.frame_arrived()
         self._wake.set()
@@ -410,11 +384,11 @@ class DetectorNode(LifecycleNode):
             time.sleep(0.005)
         with cam.gate.exclusive():
             try:
-                frames, drained = drain(old)
+                frame, drained = drain_newest(old)
             except InvalidHandle:  # destroyed by a concurrent deactivate
                 return
-            if frames:
-                self._accept(cam, frames, drained)
+            if frame.data is not None:
+                self._accept(cam, frame, drained)
             self.destroy_subscription(old)
 
     def _stop_processing(self) -> None:
