@@ -144,7 +144,6 @@ def test_two_busy_cameras_take_turns(ros_graph, tmp_path) -> None:
     assert max(runs) == 1, f'a camera was served twice while the other waited: {order}'
 
 
-
 def test_a_camera_that_starts_later_loses_no_frame_when_the_node_turns_reliable(
         ros_graph, tmp_path) -> None:
     # With qos_reliability auto and no camera yet, the node subscribes best-effort (which every
