@@ -67,7 +67,7 @@ fi
 PY="$VENV/bin/python"
 
 # --- 2. Python packages, re-installed only when a requirements file changed ------------------
-req_files=(requirements/runtime.txt requirements/eval.txt)
+req_files=(requirements/venv-tools.txt requirements/runtime.txt requirements/eval.txt)
 [[ $USE_DISTRO == 0 ]] && req_files+=(requirements/pip-base.txt "requirements/ros-$DISTRO.txt")
 [[ $WITH_TEST == 1 ]] && req_files+=(requirements/test.txt)
 stamp_src="$(cd "$REPO" && cat requirements/constraints*.txt "${req_files[@]}" | sha256sum | cut -c1-16)"

@@ -5,12 +5,8 @@
 # .venv-jazzy instead of Kilted in .venv (where no ROS distro is sourced).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ "${1:-}" == --distro ]]; then
-  export EDGE_INFER_ROS_DISTRO="${2:-}"
-  shift 2 || { echo "test.sh: --distro needs kilted or jazzy" >&2; exit 2; }
-fi
 # shellcheck source=venv_path.sh
-source "$REPO/scripts/venv_path.sh"
+source "$REPO/scripts/venv_path.sh"  # takes a leading --distro NAME off the arguments
 export EDGE_INFER_ROS_DISTRO
 bash "$REPO/scripts/setup_env.sh" --test
 export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
