@@ -177,3 +177,41 @@ def test_a_camera_outpacing_inference_is_taken_newest_only(ros_graph, tmp_path) 
     in_order = sum(gap == 1 for gap in gaps)
     # A frame in order happens only if a loaded machine stalled the camera itself.
     assert len(gaps) >= 4 and in_order <= len(gaps) // 2, f'worked through in order: {stamps}'
+
+
+def test_auto_reliability_follows_cameras_as_they_come(ros_graph, tmp_path, monkeypatch) -> None:
+    # qos_reliability auto subscribes best-effort while no camera publishes. A reliable camera
+    # that appears later is then received best-effort (1080p frames from a camera on the
+    # middleware's defaults are mostly lost that way), and a best-effort one that joins a
+    # reliable subscription is not received at all, until the node re-subscribes. It used to
+    # notice only on its 2 s recheck; the subscription's matched and incompatible-QoS events now
+    # make it look at once. The periodic recheck is pushed out of the test's way.
+    import edge_infer_ros.ros.node as node_module
+    from edge_infer_ros.ros.qos import describe_reliability
+
+    monkeypatch.setattr(node_module, '_QOS_RECHECK_S', 60.0)
+    node, _client = _detector(ros_graph, tmp_path)
+    cam = node._cameras[0]  # noqa: SLF001 - in-process, to read the subscription's reliability
+
+    def reliability() -> str:
+        return describe_reliability(cam.reliability)
+
+    assert reliability() == 'best_effort'
+    _camera_publisher(ros_graph, 'image_raw')  # RELIABLE, as camera drivers publish
+    assert wait_for(lambda: reliability() == 'reliable', timeout=5.0), 'stayed best-effort'
+
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    other = ros_graph.add(Node('cam_best_effort', context=ros_graph.context))
+    best_effort = other.create_publisher(Image, 'image_raw', qos_profile_sensor_data)
+    assert wait_for(lambda: reliability() == 'best_effort', timeout=5.0), 'stayed reliable'
+    with _outputs(ros_graph, ['detections']) as got:
+        assert wait_for(lambda: best_effort.get_subscription_count() > 0)
+        for stamp in range(1, 40):
+            best_effort.publish(image_msg(stamp=stamp))
+            time.sleep(0.05)
+            if got:
+                break
+        assert wait_for(lambda: bool(got), timeout=10.0), 'no frame of the best-effort camera'

@@ -10,6 +10,7 @@ processed is read in place (:mod:`edge_infer_ros.imaging.cdr`), never deserializ
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from typing import Any
@@ -68,6 +69,10 @@ InvalidHandle = _rclpy.InvalidHandle  # raised by entities destroyed under a run
 
 _THROTTLE_S = 5.0
 _MATCH_WAIT_S = 0.5  # how long a new subscription may take to match the topic's publishers
+_QOS_RECHECK_S = 2.0  # qos_reliability auto: period of the fallback look at the publishers
+_QOS_SOON_S = 0.05  # qos_reliability auto: delay of the look a subscription event asks for
+# Subscription matched events (Iron and newer; Humble has only the periodic recheck).
+_MATCHED_EVENTS = 'matched' in inspect.signature(SubscriptionEventCallbacks).parameters
 
 
 class _Camera:
@@ -104,6 +109,7 @@ class DetectorNode(LifecycleNode):
         self._gate_wake: Any = None
         self._prefetch: Prefetcher | None = None
         self._qos_timer: Any = None
+        self._qos_soon: Any = None
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
         self._frame_errors = KeyedThrottle(_THROTTLE_S)
@@ -189,7 +195,9 @@ class DetectorNode(LifecycleNode):
         self._worker = threading.Thread(target=self._work, name='detector_worker', daemon=True)
         self._worker.start()
         if self._node_config is not None and self._node_config.qos_reliability == 'auto':
-            self._qos_timer = self.create_timer(2.0, self._recheck_qos)
+            self._qos_timer = self.create_timer(_QOS_RECHECK_S, self._recheck_qos)
+            self._qos_soon = self.create_timer(_QOS_SOON_S, self._recheck_qos_soon)
+            self._qos_soon.cancel()  # armed by the subscriptions' events
         self._state_label = 'active'
         # Resolved names, so remaps and namespaces from launch show in the log.
         topics = ', '.join(
@@ -251,8 +259,15 @@ class DetectorNode(LifecycleNode):
         reliability = choose_reliability(
             self._node_config.qos_reliability, self.get_publishers_info_by_topic(topic))
         msg_type = CompressedImage if cam.plan.compressed else Image
-        events = SubscriptionEventCallbacks(
-            incompatible_qos=lambda event, cam=cam: self._qos_hint(cam, event))
+        if self._node_config.qos_reliability == 'auto':
+            # A publisher that comes, goes or cannot match: look at the publishers now rather
+            # than at the next periodic recheck (_recheck_qos).
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=lambda event: self._qos_changed(),
+                **({'matched': lambda event: self._qos_changed()} if _MATCHED_EVENTS else {}))
+        else:
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=lambda event, cam=cam: self._qos_hint(cam, event))
         if MESSAGE_INFO_CALLBACKS:
             def callback(data: Any, info: Any, cam: _Camera = cam) -> None:
                 self._on_image(cam, data, info)
@@ -352,6 +367,26 @@ class DetectorNode(LifecycleNode):
             throttle_duration_sec=_THROTTLE_S,
         )
 
+    def _qos_changed(self) -> None:
+        """A subscription event under qos_reliability auto: re-check the publishers shortly.
+
+        Why: until the node re-subscribes, a reliable camera that appears after activation is
+        received best-effort (1080p frames from a camera on the middleware's defaults are then
+        mostly lost), and a best-effort camera joining a reliable subscription is not received
+        at all. The event runs in the camera's intake gate, where the re-subscription cannot
+        take the gate's claim, so a one-shot timer does the work a moment later (which also
+        leaves the graph time to show the new publisher's QoS).
+        """
+        timer = self._qos_soon
+        if timer is not None and self._active.is_set():
+            timer.reset()
+
+    def _recheck_qos_soon(self) -> None:
+        timer = self._qos_soon
+        if timer is not None:  # None: deactivated meanwhile
+            timer.cancel()
+            self._recheck_qos()
+
     def _recheck_qos(self) -> None:
         """Follow publishers that appear or change reliability by re-creating subscriptions."""
         if not self._active.is_set() or self._node_config is None:
@@ -393,9 +428,10 @@ class DetectorNode(LifecycleNode):
 
     def _stop_processing(self) -> None:
         self._active.clear()
-        if self._qos_timer is not None:
-            self.destroy_timer(self._qos_timer)
-            self._qos_timer = None
+        for timer in (self._qos_timer, self._qos_soon):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._qos_timer = self._qos_soon = None
         for cam in self._cameras:
             if cam.subscription is not None:
                 self.destroy_subscription(cam.subscription)
