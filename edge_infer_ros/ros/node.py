@@ -379,7 +379,10 @@ class DetectorNode(LifecycleNode):
         """
         timer = self._qos_soon
         if timer is not None and self._active.is_set():
-            timer.reset()
+            try:
+                timer.reset()
+            except InvalidHandle:  # destroyed by a concurrent deactivate
+                pass
 
     def _recheck_qos_soon(self) -> None:
         timer = self._qos_soon
