@@ -10,6 +10,7 @@ processed is read in place (:mod:`edge_infer_ros.imaging.cdr`), never deserializ
 
 from __future__ import annotations
 
+from contextlib import suppress
 import inspect
 import threading
 import time
@@ -295,12 +296,9 @@ class DetectorNode(LifecycleNode):
     def _open_gates(self) -> None:
         """Wake the executor so it waits on the subscriptions whose gates are now open."""
         gate_wake = self._gate_wake
-        if gate_wake is None:
-            return
-        try:
-            gate_wake.trigger()
-        except InvalidHandle:  # the node is being destroyed
-            pass
+        if gate_wake is not None:
+            with suppress(InvalidHandle):  # the node is being destroyed
+                gate_wake.trigger()
 
     def _prefetch_frame(self) -> None:
         """Prefetch time for the camera in flight: take its waiting frame, else open its gate."""
@@ -379,10 +377,8 @@ class DetectorNode(LifecycleNode):
         """
         timer = self._qos_soon
         if timer is not None and self._active.is_set():
-            try:
+            with suppress(InvalidHandle):  # destroyed by a concurrent deactivate
                 timer.reset()
-            except InvalidHandle:  # destroyed by a concurrent deactivate
-                pass
 
     def _recheck_qos_soon(self) -> None:
         timer = self._qos_soon
