@@ -26,7 +26,9 @@ WITH_TEST=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --test) WITH_TEST=1 ;;
-    --distro) EDGE_INFER_ROS_DISTRO="${2:-}"; shift ;;
+    --distro)
+      [[ $# -ge 2 ]] || { echo "setup_env: --distro needs kilted or jazzy" >&2; exit 2; }
+      EDGE_INFER_ROS_DISTRO="$2"; shift ;;
     --distro=*) EDGE_INFER_ROS_DISTRO="${1#--distro=}" ;;
     *) echo "setup_env: unknown argument '$1' (use --test, --distro kilted|jazzy)" >&2; exit 2 ;;
   esac

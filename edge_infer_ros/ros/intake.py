@@ -38,12 +38,25 @@ MESSAGE_INFO_CALLBACKS = hasattr(Subscription, 'CallbackType')
 """Whether subscription callbacks can receive message info (Iron and newer; not Humble)."""
 
 
+def _ungated(entity: Any) -> bool:
+    """Whether ``entity`` passes the gate unclaimed: a QoS event handler of the subscription.
+
+    rclpy puts a subscription's event handlers in the subscription's callback group. Gated,
+    they would wait for as long as the worker keeps the camera's gate shut (a camera faster
+    than inference), and a handler destroyed with its subscription between claim and take would
+    leave the claim held (rclpy releases it only after a take that did not raise). ``None``
+    stands for the subscription itself (the worker's own takes).
+    """
+    return entity is not None and not isinstance(entity, Subscription)
+
+
 class IntakeGate(CallbackGroup):
     """A callback group that is executable only while ``wanted()`` says the worker wants a frame.
 
     The executor leaves entities whose group cannot execute out of its wait set, so nothing is
     taken (or even woken for) while the gate is closed. ``beginning_execution`` checks again and
-    keeps the one entity from running twice at once.
+    keeps the one entity from running twice at once. The subscription's QoS event handlers are
+    not gated (:func:`_ungated`).
     """
 
     def __init__(self, wanted: Callable[[], bool]) -> None:
@@ -55,10 +68,12 @@ class IntakeGate(CallbackGroup):
 
     def can_execute(self, entity: Any) -> bool:
         """Whether the executor may wait on and take from the subscription now."""
-        return not self._running and self._wanted()
+        return _ungated(entity) or (not self._running and self._wanted())
 
     def beginning_execution(self, entity: Any) -> bool:
         """Claim the subscription for one callback if the worker still wants a frame."""
+        if _ungated(entity):
+            return True
         with self._lock:
             if self._running or not self._wanted():
                 return False
@@ -67,6 +82,8 @@ class IntakeGate(CallbackGroup):
 
     def ending_execution(self, entity: Any) -> None:
         """Release the claim taken by :meth:`beginning_execution`."""
+        if _ungated(entity):
+            return
         with self._lock:
             self._running = False
 

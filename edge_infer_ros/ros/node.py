@@ -22,9 +22,9 @@ from rclpy.logging import LoggingSeverity
 from rclpy.qos import ReliabilityPolicy
 
 try:  # Iron and newer
-    from rclpy.event_handler import SubscriptionEventCallbacks
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
 except ImportError:  # Humble
-    from rclpy.qos_event import SubscriptionEventCallbacks
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 from builtin_interfaces.msg import Time
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from sensor_msgs.msg import CompressedImage, Image
@@ -188,6 +188,11 @@ class DetectorNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the cameras and start the worker; nothing heavy happens here."""
+        if self._node_config is not None and self._node_config.qos_reliability == 'auto':
+            # Before the subscriptions, whose first events may come at once.
+            self._qos_timer = self.create_timer(_QOS_RECHECK_S, self._recheck_qos)
+            self._qos_soon = self.create_timer(_QOS_SOON_S, self._recheck_qos_soon)
+            self._qos_soon.cancel()  # armed by the subscriptions' events
         for cam in self._cameras:
             self._subscribe(cam)
         self._stop.clear()
@@ -195,10 +200,6 @@ class DetectorNode(LifecycleNode):
         self._active.set()
         self._worker = threading.Thread(target=self._work, name='detector_worker', daemon=True)
         self._worker.start()
-        if self._node_config is not None and self._node_config.qos_reliability == 'auto':
-            self._qos_timer = self.create_timer(_QOS_RECHECK_S, self._recheck_qos)
-            self._qos_soon = self.create_timer(_QOS_SOON_S, self._recheck_qos_soon)
-            self._qos_soon.cancel()  # armed by the subscriptions' events
         self._state_label = 'active'
         # Resolved names, so remaps and namespaces from launch show in the log.
         topics = ', '.join(
@@ -260,27 +261,41 @@ class DetectorNode(LifecycleNode):
         reliability = choose_reliability(
             self._node_config.qos_reliability, self.get_publishers_info_by_topic(topic))
         msg_type = CompressedImage if cam.plan.compressed else Image
-        if self._node_config.qos_reliability == 'auto':
-            # A publisher that comes, goes or cannot match: look at the publishers now rather
-            # than at the next periodic recheck (_recheck_qos).
-            events = SubscriptionEventCallbacks(
-                incompatible_qos=lambda event: self._qos_changed(),
-                **({'matched': lambda event: self._qos_changed()} if _MATCHED_EVENTS else {}))
-        else:
-            events = SubscriptionEventCallbacks(
-                incompatible_qos=lambda event, cam=cam: self._qos_hint(cam, event))
         if MESSAGE_INFO_CALLBACKS:
             def callback(data: Any, info: Any, cam: _Camera = cam) -> None:
                 self._on_image(cam, data, info)
         else:  # Humble: no message info for the first message of a take
             def callback(data: Any, cam: _Camera = cam) -> None:  # type: ignore[misc]
                 self._on_image(cam, data, None)
-        cam.subscription = self.create_subscription(
-            msg_type, cam.plan.image_topic, callback,
-            image_qos(reliability, image_history_depth(self._node_config.qos_depth)),
-            event_callbacks=events,
-            callback_group=cam.gate, raw=True)
+        qos = image_qos(reliability, image_history_depth(self._node_config.qos_depth))
+        auto = self._node_config.qos_reliability == 'auto'
+        try:
+            cam.subscription = self.create_subscription(
+                msg_type, cam.plan.image_topic, callback, qos,
+                event_callbacks=self._qos_events(cam, matched=auto and _MATCHED_EVENTS),
+                callback_group=cam.gate, raw=True)
+        except UnsupportedEventTypeError:  # a middleware without matched events
+            cam.subscription = self.create_subscription(
+                msg_type, cam.plan.image_topic, callback, qos,
+                event_callbacks=self._qos_events(cam, matched=False),
+                callback_group=cam.gate, raw=True)
         cam.reliability = reliability
+
+    def _qos_events(self, cam: _Camera, *, matched: bool) -> Any:
+        """The image subscription's QoS event callbacks.
+
+        Under qos_reliability auto a publisher that comes, goes (``matched``) or cannot match
+        (``incompatible_qos``) makes the node look at the publishers at once rather than at the
+        next periodic recheck; otherwise an incompatible publisher gets a hint in the log.
+        """
+        assert self._node_config is not None
+        if self._node_config.qos_reliability != 'auto':
+            return SubscriptionEventCallbacks(
+                incompatible_qos=lambda event: self._qos_hint(cam, event))
+        if matched:
+            return SubscriptionEventCallbacks(incompatible_qos=lambda event: self._qos_changed(),
+                                              matched=lambda event: self._qos_changed())
+        return SubscriptionEventCallbacks(incompatible_qos=lambda event: self._qos_changed())
 
     def _wants_frame(self, cam: _Camera) -> bool:
         """Intake gate: take a frame only when it can be processed next (see ``intake``)."""
@@ -376,14 +391,15 @@ class DetectorNode(LifecycleNode):
         leaves the graph time to show the new publisher's QoS).
         """
         timer = self._qos_soon
-        if timer is not None and self._active.is_set():
+        if timer is not None:  # None: not active
             with suppress(InvalidHandle):  # destroyed by a concurrent deactivate
                 timer.reset()
 
     def _recheck_qos_soon(self) -> None:
         timer = self._qos_soon
         if timer is not None:  # None: deactivated meanwhile
-            timer.cancel()
+            with suppress(InvalidHandle):
+                timer.cancel()
             self._recheck_qos()
 
     def _recheck_qos(self) -> None:
