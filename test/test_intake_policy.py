@@ -62,3 +62,36 @@ def test_a_slow_take_never_opens_the_gate_before_half_the_frame() -> None:
         assert lead is not None and lead <= 0.5 * 0.05
     finally:
         prefetch.close()
+
+
+def test_the_subscriptions_qos_events_are_gated_but_claim_nothing(ros_graph) -> None:
+    # rclpy puts a subscription's QoS event handlers in its callback group, the intake gate.
+    # Kept in the wait set while frames wait in the history, they woke the executor continually
+    # (a 30 Hz camera: node CPU per output frame 196 vs 121 ms); claiming, a handler destroyed
+    # with its subscription between claim and take would have kept the camera claimed for good.
+    from rclpy.event_handler import SubscriptionEventCallbacks
+    from rclpy.node import Node
+    from sensor_msgs.msg import Image
+
+    from edge_infer_ros.ros.intake import IntakeGate
+
+    wanted = False
+    gate = IntakeGate(lambda: wanted)
+    node = ros_graph.add(Node('gate_events', context=ros_graph.context))
+    sub = node.create_subscription(
+        Image, 'gated', lambda msg: None, 3, callback_group=gate, raw=True,
+        event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda e: None,
+                                                   matched=lambda e: None))
+    handlers = sub.event_handlers
+    assert handlers and all(h.callback_group is gate for h in handlers)
+    assert not any(gate.can_execute(h) for h in handlers)  # out of the wait set while shut
+    wanted = True
+    assert all(gate.can_execute(h) for h in handlers)
+    assert all(gate.beginning_execution(h) for h in handlers)
+    assert gate.beginning_execution(sub)  # the events took no claim
+    for h in handlers:
+        gate.ending_execution(h)
+    assert not gate.beginning_execution(None)  # nor released the subscription's
+    gate.ending_execution(sub)
+    assert gate.beginning_execution(None)
+    gate.ending_execution(None)

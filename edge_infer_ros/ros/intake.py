@@ -38,14 +38,16 @@ MESSAGE_INFO_CALLBACKS = hasattr(Subscription, 'CallbackType')
 """Whether subscription callbacks can receive message info (Iron and newer; not Humble)."""
 
 
-def _ungated(entity: Any) -> bool:
-    """Whether ``entity`` passes the gate unclaimed: a QoS event handler of the subscription.
+def _is_event_handler(entity: Any) -> bool:
+    """Whether ``entity`` is one of the subscription's QoS event handlers, which claim nothing.
 
-    rclpy puts a subscription's event handlers in the subscription's callback group. Gated,
-    they would wait for as long as the worker keeps the camera's gate shut (a camera faster
-    than inference), and a handler destroyed with its subscription between claim and take would
-    leave the claim held (rclpy releases it only after a take that did not raise). ``None``
-    stands for the subscription itself (the worker's own takes).
+    rclpy puts a subscription's event handlers in the subscription's callback group. They are
+    waited on only while the gate is open, like the subscription: kept in the wait set while
+    frames wait in the history, they woke the executor continually (measured with a 30 Hz
+    camera: the node's CPU per output frame 196 vs 121 ms, inference 92 vs 64 ms). But they run
+    without the subscription's claim: rclpy releases a claim only after a take that did not
+    raise, and a handler destroyed with its subscription in between would have kept the camera
+    claimed for good. ``None`` stands for the subscription itself (the worker's own takes).
     """
     return entity is not None and not isinstance(entity, Subscription)
 
@@ -56,7 +58,7 @@ class IntakeGate(CallbackGroup):
     The executor leaves entities whose group cannot execute out of its wait set, so nothing is
     taken (or even woken for) while the gate is closed. ``beginning_execution`` checks again and
     keeps the one entity from running twice at once. The subscription's QoS event handlers are
-    not gated (:func:`_ungated`).
+    gated but take no claim (:func:`_is_event_handler`).
     """
 
     def __init__(self, wanted: Callable[[], bool]) -> None:
@@ -68,11 +70,11 @@ class IntakeGate(CallbackGroup):
 
     def can_execute(self, entity: Any) -> bool:
         """Whether the executor may wait on and take from the subscription now."""
-        return _ungated(entity) or (not self._running and self._wanted())
+        return not self._running and self._wanted()
 
     def beginning_execution(self, entity: Any) -> bool:
         """Claim the subscription for one callback if the worker still wants a frame."""
-        if _ungated(entity):
+        if _is_event_handler(entity):
             return True
         with self._lock:
             if self._running or not self._wanted():
@@ -82,7 +84,7 @@ class IntakeGate(CallbackGroup):
 
     def ending_execution(self, entity: Any) -> None:
         """Release the claim taken by :meth:`beginning_execution`."""
-        if _ungated(entity):
+        if _is_event_handler(entity):
             return
         with self._lock:
             self._running = False
