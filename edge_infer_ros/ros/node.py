@@ -32,6 +32,7 @@ from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from edge_infer_ros.config import NodeConfig
+from edge_infer_ros.decoders.detections import track_id_strings
 from edge_infer_ros.errors import ConfigError, EdgeInferError, ImageDecodeError
 from edge_infer_ros.imaging.cdr import parse_compressed, parse_image
 from edge_infer_ros.parameters import (
@@ -41,11 +42,11 @@ from edge_infer_ros.parameters import (
 )
 from edge_infer_ros.pipeline import DetectionPipeline
 from edge_infer_ros.ros.conversions import (
-    detections_to_msg,
     draw_detections,
     image_to_msg,
     label_info_msg,
 )
+from edge_infer_ros.ros.detections_cdr import detections_cdr
 from edge_infer_ros.ros.diagnostics import build_diagnostics
 from edge_infer_ros.ros.frame_debug import FrameDebugLog
 from edge_infer_ros.ros.frame_memory import keep_frame_buffers
@@ -566,14 +567,16 @@ class DetectorNode(LifecycleNode):
             return
         t0 = time.perf_counter()
         stamp = msg.header.stamp
-        header = Header(stamp=Time(sec=stamp.sec, nanosec=stamp.nanosec),
-                        frame_id=msg.header.frame_id)
-        out = detections_to_msg(dets, header, pipeline.labels, self._node_config.class_id_mode)
-        cam.detections_pub.publish(out)
+        # Serialized here rather than built as a message (ros/detections_cdr.py: why).
+        cam.detections_pub.publish(detections_cdr(
+            dets, stamp.sec, stamp.nanosec, msg.header.frame_id, pipeline.labels,
+            self._node_config.class_id_mode, track_id_strings(dets)))
         times.publish = (time.perf_counter() - t0) * 1e3
         times.decode += parse_ms
         times.wait = (start - frame.taken) * 1e3
         if cam.debug_pub is not None and cam.debug_pub.get_subscription_count() > 0:
+            header = Header(stamp=Time(sec=stamp.sec, nanosec=stamp.nanosec),
+                            frame_id=msg.header.frame_id)
             bgr = draw_detections(pipeline.to_bgr(image), dets, pipeline.labels)
             cam.debug_pub.publish(image_to_msg(bgr, header))
         stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
