@@ -6,13 +6,14 @@ conversions and the evaluation tools all share one representation without copyin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ['Detections', 'track_id_strings']
+__all__ = ['Detections', 'box_centres_sizes', 'class_id_strings', 'track_id_strings']
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,3 +81,20 @@ def track_id_strings(dets: Detections) -> list[str]:
     if dets.track_ids is None:
         return [''] * len(dets)
     return ['' if t < 0 else str(t) for t in dets.track_ids.tolist()]
+
+
+def box_centres_sizes(dets: Detections) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``BoundingBox2D`` centre (x, y) and size (w, h) of each detection, in float64 as sent."""
+    boxes = dets.boxes.astype(np.float64)
+    return (boxes[:, :2] + boxes[:, 2:]) * 0.5, boxes[:, 2:] - boxes[:, :2]
+
+
+def class_id_strings(dets: Detections, labels: Sequence[str], class_id_mode: str) -> list[str]:
+    """``ObjectHypothesis.class_id`` of each detection.
+
+    Its label under ``class_id_mode: name`` where the label list has one, else the class index
+    in decimal.
+    """
+    named = class_id_mode == 'name'
+    return [labels[i] if named and 0 <= i < len(labels) else str(i)
+            for i in dets.class_ids.tolist()]

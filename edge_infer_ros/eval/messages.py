@@ -17,7 +17,12 @@ import numpy as np
 from numpy.typing import NDArray
 from rosbags.typesys.store import Typestore
 
-from edge_infer_ros.decoders.detections import Detections, track_id_strings
+from edge_infer_ros.decoders.detections import (
+    Detections,
+    box_centres_sizes,
+    class_id_strings,
+    track_id_strings,
+)
 
 __all__ = [
     'ClassIndex',
@@ -157,14 +162,13 @@ def detection_array(
 ) -> Any:
     """Build the Detection2DArray the node would publish for ``dets`` under ``header``."""
     t = store.types
-    boxes = dets.boxes.astype(np.float64)
-    centres = ((boxes[:, :2] + boxes[:, 2:]) * 0.5).tolist()
-    sizes = (boxes[:, 2:] - boxes[:, :2]).tolist()
+    centres, sizes = box_centres_sizes(dets)
     scores = dets.scores.astype(np.float64).tolist()
+    class_ids = class_id_strings(dets, labels, class_id_mode)
     detections = []
-    for (cx, cy), (w, h), score, cid, track_id in zip(
-            centres, sizes, scores, dets.class_ids.tolist(), track_id_strings(dets), strict=True):
-        use_name = class_id_mode == 'name' and 0 <= cid < len(labels)
+    for (cx, cy), (w, h), score, class_id, track_id in zip(
+            centres.tolist(), sizes.tolist(), scores, class_ids, track_id_strings(dets),
+            strict=True):
         pose = t['geometry_msgs/msg/PoseWithCovariance'](
             pose=t['geometry_msgs/msg/Pose'](
                 position=t['geometry_msgs/msg/Point'](x=0.0, y=0.0, z=0.0),
@@ -172,7 +176,7 @@ def detection_array(
             covariance=np.zeros(36, np.float64))
         hypothesis = t['vision_msgs/msg/ObjectHypothesisWithPose'](
             hypothesis=t['vision_msgs/msg/ObjectHypothesis'](
-                class_id=labels[cid] if use_name else str(cid), score=score),
+                class_id=class_id, score=score),
             pose=pose)
         bbox = t['vision_msgs/msg/BoundingBox2D'](
             center=t['vision_msgs/msg/Pose2D'](

@@ -16,7 +16,12 @@ from vision_msgs.msg import (
     VisionClass,
 )
 
-from edge_infer_ros.decoders.detections import Detections, track_id_strings
+from edge_infer_ros.decoders.detections import (
+    Detections,
+    box_centres_sizes,
+    class_id_strings,
+    track_id_strings,
+)
 
 __all__ = [
     'detections_to_msg',
@@ -38,23 +43,18 @@ def detections_to_msg(
     stays empty otherwise.
     """
     out = Detection2DArray(header=header)
-    boxes = dets.boxes.astype(np.float64)
-    centres = (boxes[:, :2] + boxes[:, 2:]) * 0.5
-    sizes = boxes[:, 2:] - boxes[:, :2]
+    centres, sizes = box_centres_sizes(dets)
     scores = dets.scores.astype(np.float64).tolist()
-    ids = dets.class_ids.tolist()
+    names = class_id_strings(dets, labels, class_id_mode)
     track_ids = track_id_strings(dets)
-    for i, class_index in enumerate(ids):
+    for i, name in enumerate(names):
         det = Detection2D(header=header, id=track_ids[i])
         det.bbox.center.position.x = float(centres[i, 0])
         det.bbox.center.position.y = float(centres[i, 1])
         det.bbox.size_x = float(sizes[i, 0])
         det.bbox.size_y = float(sizes[i, 1])
         hyp = ObjectHypothesisWithPose()
-        if class_id_mode == 'name' and 0 <= class_index < len(labels):
-            hyp.hypothesis.class_id = labels[class_index]
-        else:
-            hyp.hypothesis.class_id = str(class_index)
+        hyp.hypothesis.class_id = name
         hyp.hypothesis.score = scores[i]
         det.results.append(hyp)
         out.detections.append(det)

@@ -22,7 +22,7 @@ import struct
 
 import numpy as np
 
-from edge_infer_ros.decoders.detections import Detections
+from edge_infer_ros.decoders.detections import Detections, box_centres_sizes, class_id_strings
 
 __all__ = ['detections_cdr']
 
@@ -47,14 +47,11 @@ def detections_cdr(dets: Detections, sec: int, nanosec: int, frame_id: str,
     ``track_ids``: the ``Detection2D.id`` strings (empty where no tracker runs).
     """
     header = struct.pack('<iI', sec, nanosec) + _string(frame_id)
-    boxes = dets.boxes.astype(np.float64)
-    centres = (boxes[:, :2] + boxes[:, 2:]) * 0.5
-    sizes = boxes[:, 2:] - boxes[:, :2]
+    centres, sizes = box_centres_sizes(dets)
     # Per detection, after the class_id: score, pose, then the box (all float64).
-    tails = np.concatenate([centres, np.zeros((len(boxes), 1)), sizes], axis=1).tolist()
+    tails = np.concatenate([centres, np.zeros((len(dets), 1)), sizes], axis=1).tolist()
     scores = dets.scores.astype(np.float64).tolist()
-    names = [labels[i] if class_id_mode == 'name' and 0 <= i < len(labels) else str(i)
-             for i in dets.class_ids.tolist()]
+    names = class_id_strings(dets, labels, class_id_mode)
     parts = [header, _pad(len(header), 4), struct.pack('<I', len(scores))]
     offset = len(header) + len(parts[1]) + 4
     one_result = struct.pack('<I', 1)
