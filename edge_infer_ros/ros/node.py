@@ -269,21 +269,21 @@ class DetectorNode(LifecycleNode):
             def callback(data: Any, cam: _Camera = cam) -> None:  # type: ignore[misc]
                 self._on_image(cam, data, None)
         qos = image_qos(reliability, image_history_depth(self._node_config.qos_depth))
-        auto = self._node_config.qos_reliability == 'auto'
+
+        def subscribe(matched: bool) -> Any:
+            return self.create_subscription(
+                msg_type, cam.plan.image_topic, callback, qos,
+                event_callbacks=self._qos_events(cam, matched=matched),
+                callback_group=cam.gate, raw=True)
+
         try:
-            cam.subscription = self.create_subscription(
-                msg_type, cam.plan.image_topic, callback, qos,
-                event_callbacks=self._qos_events(cam, matched=auto and _MATCHED_EVENTS),
-                callback_group=cam.gate, raw=True)
+            cam.subscription = subscribe(_MATCHED_EVENTS)
         except UnsupportedEventTypeError:  # a middleware without matched events
-            cam.subscription = self.create_subscription(
-                msg_type, cam.plan.image_topic, callback, qos,
-                event_callbacks=self._qos_events(cam, matched=False),
-                callback_group=cam.gate, raw=True)
+            cam.subscription = subscribe(False)
         cam.reliability = reliability
 
     def _qos_events(self, cam: _Camera, *, matched: bool) -> Any:
-        """The image subscription's QoS event callbacks.
+        """The image subscription's QoS event callbacks (``matched``: where the middleware has it).
 
         Under qos_reliability auto a publisher that comes, goes (``matched``) or cannot match
         (``incompatible_qos``) makes the node look at the publishers at once rather than at the
@@ -293,10 +293,12 @@ class DetectorNode(LifecycleNode):
         if self._node_config.qos_reliability != 'auto':
             return SubscriptionEventCallbacks(
                 incompatible_qos=lambda event: self._qos_hint(cam, event))
-        if matched:
-            return SubscriptionEventCallbacks(incompatible_qos=lambda event: self._qos_changed(),
-                                              matched=lambda event: self._qos_changed())
-        return SubscriptionEventCallbacks(incompatible_qos=lambda event: self._qos_changed())
+
+        def changed(event: Any) -> None:
+            self._qos_changed()
+
+        return SubscriptionEventCallbacks(
+            incompatible_qos=changed, **({'matched': changed} if matched else {}))
 
     def _wants_frame(self, cam: _Camera) -> bool:
         """Intake gate: take a frame only when it can be processed next (see ``intake``)."""
