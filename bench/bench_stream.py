@@ -12,7 +12,8 @@ model in the same run and prints, per case and node (medians over alternating ro
 fps; fps x bare time (the fraction of the model's own maximum); image stamp -> detections
 received age p50/p99 and p99 / bare time; CPU seconds of the node process per output frame and
 per received frame; frames received and dropped per second; and the detector's own per-stage
-host times from /diagnostics.
+host times and delivery stalls (frames the camera published that reached the node late, while
+it waited for them) from /diagnostics.
 A last section fits the node's CPU to output and dropped frames at two camera rates to show what
 one dropped frame costs.
 
@@ -199,6 +200,7 @@ class Result:
     received_hz: float = float('nan')
     dropped_hz: float = float('nan')
     stages: dict[str, float] = field(default_factory=dict)
+    stalls_per_10s: float = float('nan')
 
 
 class Collector:
@@ -343,6 +345,9 @@ def measure(kind: str, case: str, setup: str, args: argparse.Namespace, domain: 
             result.dropped_hz = (int(diag1['frames_dropped']) -
                                  int(diag0['frames_dropped'])) / span
             result.cpu_per_in_ms = (cpu1 - cpu0) / max(got, 1) * 1e3
+            if 'delivery_stalls' in diag1 and 'delivery_stalls' in diag0:
+                stalls = int(diag1['delivery_stalls']) - int(diag0['delivery_stalls'])
+                result.stalls_per_10s = stalls / span * 10
             result.stages = {k.removeprefix('latency_').removesuffix('_p50_ms'): float(v)
                              for k, v in diag1.items()
                              if k.startswith('latency_') and k.endswith('_p50_ms')}
@@ -429,6 +434,7 @@ def run(args: argparse.Namespace) -> None:
                     'dropped_hz': _med([r.dropped_hz for r in rs]),
                     'stages_p50_ms': {k: _med([r.stages.get(k, float('nan')) for r in rs])
                                       for k in (rs[0].stages or {})},
+                    'delivery_stalls_per_10s': _med([r.stalls_per_10s for r in rs]),
                 }
                 summary['rows'].append(row)
                 rows.append([case, setup, kind, f'{fps:.1f}', f'{row["vs_tutorial"]:.2f}',
@@ -439,14 +445,15 @@ def run(args: argparse.Namespace) -> None:
                              f'{row["received_hz"]:.1f}', f'{row["dropped_hz"]:.1f}'])
     print(_table(rows))
     stage_rows = [['case', 'DDS', 'node', 'decode', 'preprocess', 'inference', 'postprocess',
-                   'publish', 'host (all but inference)']]
+                   'publish', 'host (all but inference)', 'delivery stalls / 10 s']]
     for row in summary['rows']:
         st = row['stages_p50_ms']
         if st:
             stage_rows.append([row['case'], row['dds'], row['node'],
                                *(f'{st.get(k, float("nan")):.2f}' for k in
                                  ('decode', 'preprocess', 'inference', 'postprocess',
-                                  'publish', 'host'))])
+                                  'publish', 'host')),
+                               f'{row["delivery_stalls_per_10s"]:.1f}'])
     if len(stage_rows) > 1:
         print("\nper-stage p50 ms from the node's /diagnostics\n")
         print(_table(stage_rows))

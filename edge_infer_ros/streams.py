@@ -7,15 +7,18 @@ numbers to count frames that were replaced before anyone took them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 import threading
+import time
 from typing import Any
 
 from edge_infer_ros.errors import ConfigError
 from edge_infer_ros.stats import StageStats
 
-__all__ = ['CameraPlan', 'FrameSlot', 'PendingFrame', 'SkipCounter', 'plan_cameras']
+__all__ = ['STALL_WINDOW_S', 'CameraPlan', 'DeliveryWatch', 'FrameSlot', 'PendingFrame',
+           'SkipCounter', 'plan_cameras']
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,108 @@ class SkipCounter:
             last = None  # no GID to tell a repeat from another publisher or a restart
         self._last[key] = seq
         return 0 if last is None else seq - last - 1
+
+
+STALL_WINDOW_S = 10.0
+"""The span :meth:`DeliveryWatch.recent` reports on (and the diagnostics keys name)."""
+
+
+class DeliveryWatch:
+    """Counts delivery stalls: long waits for a camera's frames that never reached the node.
+
+    Why: over Fast DDS's default transport a large image (a raw 640x480 frame already) is split
+    into fragments that pass through the sender's 0.5 MB shared-memory segment; under load some
+    are lost, the reliable protocol repairs them hundreds of milliseconds later or the writer
+    gives the frame up, so frames come late or never (docs/benchmarks.md, camera streams). A
+    node that keeps only the newest frame idles through each stall: at 1080p about half the
+    frames a camera on those defaults sends are lost to it. The node cannot repair that from
+    its side (the sender's segment is the one that matters); the camera's process needs the
+    large-image profile, and this watch is what lets the node say so.
+
+    A stall: the worker was ready for this camera's next frame (its slot empty, nothing waiting
+    in the middleware) for at least ``min_wait_s`` and three of the camera's frame periods, and
+    the frame that ended the wait is not the next one the camera published (its publication
+    sequence number advanced by two or more) while nothing older was waiting with it in the
+    node's history: a frame existed during the wait but never reached the node (given up after
+    lost fragments, or lost on a best-effort subscription). Frames that did reach the history
+    and waited there were late in the node's own process (a busy executor), not in the
+    middleware: no stall. A camera that pauses publishes nothing meanwhile: ending a pause is no
+    stall; a slow camera's single lost frame is shorter than three periods. The period is the
+    median of recent gaps between frames taken, per frame published. Telling these apart needs
+    sequence numbers (none on Humble: nothing is counted) and a history of two frames or more
+    (``history_depth``; with one, a frame replaced in the node's own history looks the same).
+    Frames of several publishers on one topic can be counted as stalls (drains mix them).
+    """
+
+    _PERIODS = 3.0
+    _PERIOD_SAMPLES = 16
+
+    def __init__(self, min_wait_s: float = 0.1, clock: Callable[[], float] = time.monotonic,
+                 ) -> None:
+        """``clock``: monotonic seconds (a test's own clock)."""
+        self._min_wait = min_wait_s
+        self.history_depth = 0
+        """The image subscription's KEEP_LAST depth, set when it is created."""
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._waiting_since: float | None = None
+        self._last_arrival: float | None = None
+        self._periods: deque[float] = deque(maxlen=self._PERIOD_SAMPLES)
+        self._recent: deque[tuple[float, float]] = deque()  # (when, wait in s), oldest first
+        self.count = 0
+        """Stalls since the node was configured."""
+        self.judged = 0
+        """Waits that ended with a frame and were judged (stalls or not)."""
+
+    def waiting(self) -> None:
+        """The worker is ready for this camera's next frame and none is waiting for it."""
+        if self.history_depth < 2:
+            return
+        with self._lock:
+            if self._waiting_since is None:
+                self._waiting_since = self._clock()
+
+    def arrived(self, published: int, drained: int = 0) -> float | None:
+        """A frame of this camera was taken; return the wait (s) if it ended a stall.
+
+        Args:
+            published: frames the camera published since the one taken before, this one
+                included (1: the next frame; 0 or 1 when sequence numbers are unknown).
+            drained: older frames taken from the history with it (and dropped).
+        """
+        with self._lock:
+            now = self._clock()
+            since, self._waiting_since = self._waiting_since, None
+            last, self._last_arrival = self._last_arrival, now
+            if last is not None and published >= 1:
+                self._periods.append((now - last) / published)
+            if since is None:
+                return None
+            self.judged += 1
+            wait = now - since
+            period = sorted(self._periods)[len(self._periods) // 2] if self._periods else 0.0
+            if (published < 2 or drained
+                    or wait < max(self._min_wait, self._PERIODS * period)):
+                return None
+            self.count += 1
+            self._recent.append((now, wait))
+            self._prune(now)
+            return wait
+
+    def stop_waiting(self) -> None:
+        """Forget a wait in progress (the worker took a frame; deactivate; activate)."""
+        with self._lock:
+            self._waiting_since = None
+
+    def recent(self) -> tuple[int, float]:
+        """Stalls within the last ``STALL_WINDOW_S`` and the longest of them (s, 0 if none)."""
+        with self._lock:
+            self._prune(self._clock())
+            return len(self._recent), max((w for _, w in self._recent), default=0.0)
+
+    def _prune(self, now: float) -> None:
+        while self._recent and self._recent[0][0] < now - STALL_WINDOW_S:
+            self._recent.popleft()
 
 
 @dataclass

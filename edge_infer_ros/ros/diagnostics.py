@@ -9,9 +9,12 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from edge_infer_ros.ros.qos import describe_reliability
 from edge_infer_ros.stats import STAGES, StageStats
-from edge_infer_ros.streams import CameraPlan
+from edge_infer_ros.streams import STALL_WINDOW_S, CameraPlan, DeliveryWatch
 
-__all__ = ['build_diagnostics']
+__all__ = ['STALLS_TO_WARN', 'build_diagnostics']
+
+STALLS_TO_WARN = 3
+"""Delivery stalls of a camera within its watch's window that make its status WARN (and log)."""
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
@@ -42,7 +45,9 @@ def _engine_status(state: str, pipeline: Any, configure_s: float) -> _Status:
     return OK, f'{state} on {report.get("active_provider")}', values
 
 
-def _camera_status(state: str, plan: CameraPlan, stats: StageStats, reliability: Any) -> _Status:
+def _camera_status(state: str, plan: CameraPlan, stats: StageStats, reliability: Any,
+                   delivery: DeliveryWatch) -> _Status:
+    stalls, longest = delivery.recent()
     with stats.lock:
         values: dict[str, Any] = {
             'input_topic': plan.image_topic,
@@ -57,6 +62,9 @@ def _camera_status(state: str, plan: CameraPlan, stats: StageStats, reliability:
             'frames_dropped_in_middleware': stats.skipped,
             'decode_errors': stats.decode_errors,
             'inference_errors': stats.inference_errors,
+            'delivery_stalls': delivery.count,
+            'delivery_stalls_last_10s': stalls,
+            'delivery_stall_longest_ms_last_10s': f'{longest * 1e3:.0f}',
         }
         for stage in STAGES:
             for key, value in stats.latency[stage].percentiles().items():
@@ -64,6 +72,10 @@ def _camera_status(state: str, plan: CameraPlan, stats: StageStats, reliability:
     errors = stats.decode_errors + stats.inference_errors
     if errors:
         return WARN, f'{errors} bad frames so far', values
+    if stalls >= STALLS_TO_WARN:
+        return WARN, (f'{stalls} delivery stalls in {STALL_WINDOW_S:.0f} s (up to '
+                      f"{longest * 1e3:.0f} ms): give the camera's process the large-image "
+                      'DDS profile (README: Troubleshooting)'), values
     if state == 'active' and stats.received.count == 0:
         return WARN, 'active, no images received yet', values
     return OK, f'{values["output_rate_hz"]} Hz out', values
@@ -79,14 +91,14 @@ def build_diagnostics(
     node_name: str,
     state: str,
     pipeline: Any,
-    cameras: Sequence[tuple[CameraPlan, StageStats, Any]],
+    cameras: Sequence[tuple[CameraPlan, StageStats, Any, DeliveryWatch]],
     configure_seconds: float,
 ) -> DiagnosticArray:
     """Assemble the node's DiagnosticArray (the caller stamps the header)."""
     msg = DiagnosticArray()
     msg.status.append(
         _message(node_name, 'engine', _engine_status(state, pipeline, configure_seconds)))
-    for plan, stats, reliability in cameras:
+    for plan, stats, reliability, delivery in cameras:
         msg.status.append(_message(node_name, plan.image_topic,
-                                   _camera_status(state, plan, stats, reliability)))
+                                   _camera_status(state, plan, stats, reliability, delivery)))
     return msg

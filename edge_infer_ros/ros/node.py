@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from contextlib import suppress
 import inspect
+import os
 import threading
 import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
+import rclpy
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.logging import LoggingSeverity
 from rclpy.qos import ReliabilityPolicy
@@ -46,8 +48,9 @@ from edge_infer_ros.ros.conversions import (
     image_to_msg,
     label_info_msg,
 )
+from edge_infer_ros.ros.dds import stall_hint
 from edge_infer_ros.ros.detections_cdr import detections_cdr
-from edge_infer_ros.ros.diagnostics import build_diagnostics
+from edge_infer_ros.ros.diagnostics import STALLS_TO_WARN, build_diagnostics
 from edge_infer_ros.ros.frame_debug import FrameDebugLog
 from edge_infer_ros.ros.frame_memory import keep_frame_buffers
 from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, Prefetcher, drain_newest
@@ -63,13 +66,22 @@ from edge_infer_ros.ros.qos import (
 from edge_infer_ros.ros.spin import run_node
 from edge_infer_ros.ros.stop_signals import StopSignals
 from edge_infer_ros.ros.topic_names import check_camera_topics
-from edge_infer_ros.streams import CameraPlan, FrameSlot, PendingFrame, SkipCounter, plan_cameras
+from edge_infer_ros.streams import (
+    STALL_WINDOW_S,
+    CameraPlan,
+    DeliveryWatch,
+    FrameSlot,
+    PendingFrame,
+    SkipCounter,
+    plan_cameras,
+)
 
 __all__ = ['DetectorNode', 'main']
 
 InvalidHandle = _rclpy.InvalidHandle  # raised by entities destroyed under a running callback
 
 _THROTTLE_S = 5.0
+_HINT_S = 60.0  # a configuration hint repeats at most once a minute per camera
 _MATCH_WAIT_S = 0.5  # how long a new subscription may take to match the topic's publishers
 _QOS_RECHECK_S = 2.0  # qos_reliability auto: period of the fallback look at the publishers
 _QOS_SOON_S = 0.05  # qos_reliability auto: delay of the look a subscription event asks for
@@ -84,6 +96,7 @@ class _Camera:
         self.plan = plan
         self.slot = FrameSlot()
         self.skips = SkipCounter()
+        self.delivery = DeliveryWatch()
         self.gate = IntakeGate(lambda: wanted(self))
         self.subscription: Any = None
         self.reliability: ReliabilityPolicy | None = None
@@ -115,6 +128,7 @@ class DetectorNode(LifecycleNode):
         self._state_label = 'unconfigured'
         self._configure_seconds = 0.0
         self._frame_errors = KeyedThrottle(_THROTTLE_S)
+        self._hints = KeyedThrottle(_HINT_S)
         self._frame_debug = FrameDebugLog(self.get_logger())
         self._params = NodeParameters(self, lambda: self._configured,
                                       self._apply_runtime_parameters)
@@ -195,6 +209,7 @@ class DetectorNode(LifecycleNode):
             self._qos_soon = self.create_timer(_QOS_SOON_S, self._recheck_qos_soon)
             self._qos_soon.cancel()  # armed by the subscriptions' events
         for cam in self._cameras:
+            cam.delivery.stop_waiting()
             self._subscribe(cam)
         self._stop.clear()
         self._prefetch = Prefetcher(self._prefetch_frame)
@@ -269,6 +284,7 @@ class DetectorNode(LifecycleNode):
             def callback(data: Any, cam: _Camera = cam) -> None:  # type: ignore[misc]
                 self._on_image(cam, data, None)
         qos = image_qos(reliability, image_history_depth(self._node_config.qos_depth))
+        cam.delivery.history_depth = qos.depth
 
         def subscribe(matched: bool) -> Any:
             return self.create_subscription(
@@ -364,6 +380,8 @@ class DetectorNode(LifecycleNode):
         missed = cam.skips.missed(frame.info)
         if missed is None:  # taken already, from the other subscription of a re-subscription
             return
+        if cam.delivery.arrived(missed + 1, drained) is not None:
+            self._stall_hint(cam)
         # The sequence gap since the last frame taken includes the ones drained here.
         skipped = max(missed - drained, 0)
         stats = cam.slot.stats
@@ -375,6 +393,15 @@ class DetectorNode(LifecycleNode):
         if self._prefetch is not None:
             self._prefetch.frame_arrived()
         self._wake.set()
+
+    def _stall_hint(self, cam: _Camera) -> None:
+        """Tell the user, at most once a minute, that the camera's frames keep arriving late."""
+        stalls, longest = cam.delivery.recent()
+        if stalls < STALLS_TO_WARN or self._hints((cam.plan.image_topic, 'stalls')) is None:
+            return
+        self.get_logger().warning(stall_hint(
+            cam.plan.image_topic, stalls, longest, STALL_WINDOW_S,
+            rclpy.get_rmw_implementation_identifier(), os.environ))
 
     def _qos_hint(self, cam: _Camera, event: Any) -> None:
         self.get_logger().warning(
@@ -455,6 +482,7 @@ class DetectorNode(LifecycleNode):
                 self.destroy_subscription(cam.subscription)
                 cam.subscription = None
             cam.slot.clear()
+            cam.delivery.stop_waiting()
         self._current = None
         self._stop.set()
         self._wake.set()
@@ -520,6 +548,8 @@ class DetectorNode(LifecycleNode):
             # Wake the executor only when nothing was prefetched and nothing is waiting: each
             # wake-up rebuilds its wait set in Python, taking CPU and the GIL from this thread.
             if item[0].slot.empty and not self._take_waiting(item[0]):
+                if self._active.is_set():  # deactivating: a wait would outlast it
+                    item[0].delivery.waiting()
                 if prefetch is not None:
                     prefetch.gate_opened()
                 self._open_gates()
@@ -532,6 +562,7 @@ class DetectorNode(LifecycleNode):
             if cam.slot.empty:
                 continue
             self._current = cam  # close its gate before emptying the slot
+            cam.delivery.stop_waiting()  # a frame taken before the wait began ends none
             frame = cam.slot.take()
             if frame is None:
                 self._current = None
@@ -599,7 +630,8 @@ class DetectorNode(LifecycleNode):
             node_name=self.get_fully_qualified_name(),
             state=self._state_label,
             pipeline=self._pipeline,
-            cameras=[(cam.plan, cam.slot.stats, cam.reliability) for cam in self._cameras],
+            cameras=[(cam.plan, cam.slot.stats, cam.reliability, cam.delivery)
+                     for cam in self._cameras],
             configure_seconds=self._configure_seconds,
         )
         msg.header.stamp = self.get_clock().now().to_msg()
