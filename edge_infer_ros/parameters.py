@@ -255,7 +255,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
        choices=('auto', 'reliable', 'best_effort')),
     _p('qos_depth', 'int', 0,
        'Image subscription history depth; 0 (auto): 3, room for large frames that the middleware '
-       'reassembles from fragments while the worker is busy (1 starved 1080p streams).',
+       'reassembles from fragments while the worker is busy (1 starved 1080p streams); after an '
+       'idle wait while frames stall, the frames it holds are processed in order.',
        min=0, max=100),
     _p('class_id_mode', 'string', 'name',
        'ObjectHypothesis.class_id carries the class name or the numeric id.',

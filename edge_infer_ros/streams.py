@@ -133,7 +133,8 @@ class DeliveryWatch:
     node that keeps only the newest frame idles through each stall: at 1080p about half the
     frames a camera on those defaults sends are lost to it. The node cannot repair that from
     its side (the sender's segment is the one that matters); the camera's process needs the
-    large-image profile, and this watch is what lets the node say so.
+    large-image profile, and this watch is what lets the node say so (and work through the
+    bursts meanwhile: ``DetectorNode._keep``).
 
     A stall: the worker was ready for this camera's next frame (its slot empty, nothing waiting
     in the middleware) for at least ``min_wait_s`` and three of the camera's frame periods, and
@@ -223,36 +224,37 @@ class DeliveryWatch:
 
 @dataclass
 class FrameSlot:
-    """Holds only the newest unprocessed frame of one camera; replacing one counts a drop.
+    """The frames of one camera waiting for the worker, oldest first; usually just the newest.
 
-    Keeps latency bounded when frames arrive faster than inference: the worker always takes the
-    freshest image instead of working through a growing queue.
+    Keeps latency bounded when frames arrive faster than inference: a new frame replaces the
+    ones not yet taken, so the worker takes the freshest image instead of working through a
+    growing queue. Only a catch-up after the worker sat idle (:meth:`put` of several frames:
+    a burst the transport delivered at once) is worked through in order.
     """
 
     stats: StageStats = field(default_factory=StageStats)
-    _frame: Any = None
+    _frames: deque[Any] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def put(self, frame: Any) -> None:
-        """Store ``frame``, dropping (and counting) an older one not yet taken."""
+    def put(self, *frames: Any) -> None:
+        """Queue ``frames`` (oldest first), dropping (and counting) those not yet taken."""
         with self._lock:
-            if self._frame is not None:
-                self.stats.dropped += 1
-            self._frame = frame
-        self.stats.received.tick()
+            self.stats.dropped += len(self._frames)
+            self._frames.clear()
+            self._frames.extend(frames)
+        self.stats.received.tick(count=len(frames))
 
     @property
     def empty(self) -> bool:
         """Whether no frame is waiting (read without the lock: a hint for the intake gate)."""
-        return self._frame is None
+        return not self._frames
 
     def take(self) -> Any:
-        """Return and clear the pending frame, or None."""
+        """Return and remove the oldest waiting frame, or None."""
         with self._lock:
-            frame, self._frame = self._frame, None
-            return frame
+            return self._frames.popleft() if self._frames else None
 
     def clear(self) -> None:
-        """Forget a pending frame (on deactivate)."""
+        """Forget the waiting frames (on deactivate)."""
         with self._lock:
-            self._frame = None
+            self._frames.clear()

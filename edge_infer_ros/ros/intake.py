@@ -10,9 +10,11 @@ How: each camera's raw subscription sits in an :class:`IntakeGate`, a callback g
 the executor wait on the subscription only while the camera's slot is empty and the worker is not
 processing this camera. When the worker finishes a frame it triggers a guard condition, the
 executor re-waits with the gate open, and the callback takes the newest pending message
-(draining older ones when the history is deeper than one). When a frame is already waiting, the
-worker (or the :class:`Prefetcher`'s timer) takes it itself under the gate's claim, and the
-executor is not woken at all. Messages stay serialized (``raw``):
+(draining older ones when the history is deeper than one; while a camera's frames stall, after
+the worker sat idle the node keeps them all, in order, to work through a burst: see
+``DetectorNode._keep``). When a frame is
+already waiting, the worker (or the :class:`Prefetcher`'s timer) takes it itself under the
+gate's claim, and the executor is not woken at all. Messages stay serialized (``raw``):
 :mod:`edge_infer_ros.imaging.cdr` reads the fields and views the pixels in place.
 
 With two or more cameras a camera may take while the worker processes another one, so each
@@ -21,6 +23,7 @@ camera's frame waits at most one inference, and the worker serves the cameras ro
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 import threading
@@ -32,7 +35,7 @@ from rclpy.subscription import Subscription
 
 from edge_infer_ros.streams import PendingFrame
 
-__all__ = ['IntakeGate', 'MESSAGE_INFO_CALLBACKS', 'Prefetcher', 'drain_newest']
+__all__ = ['IntakeGate', 'MESSAGE_INFO_CALLBACKS', 'Prefetcher', 'drain']
 
 MESSAGE_INFO_CALLBACKS = hasattr(Subscription, 'CallbackType')
 """Whether subscription callbacks can receive message info (Iron and newer; not Humble)."""
@@ -108,25 +111,29 @@ class IntakeGate(CallbackGroup):
             self.ending_execution(None)
 
 
-def drain_newest(subscription: Any, data: Any = None,
-                 info: Any = None) -> tuple[PendingFrame, int]:
-    """Take every pending message and keep the newest; return it and how many older were dropped.
+def drain(subscription: Any, data: Any = None, info: Any = None,
+          keep: int = 1) -> tuple[list[PendingFrame], int]:
+    """Take every pending message; return the newest ``keep`` (oldest first) and how many older.
 
     ``data``/``info``: a message the executor already took for the subscription's callback
-    (older than any still pending), or None when the worker takes for itself; then the frame's
-    ``data`` is None if nothing was pending. The gate's claim guarantees no other thread takes
-    from the subscription meanwhile. With a history depth of one there is never anything to
-    drain and this costs one empty take (microseconds).
+    (older than any still pending), or None when the worker takes for itself; then the list is
+    empty if nothing was pending. The gate's claim guarantees no other thread takes from the
+    subscription meanwhile. With a history depth of one there is never anything to drain and
+    this costs one empty take (microseconds).
     """
-    dropped = -1 if data is None else 0  # the first take is no drop when nothing was taken yet
+    taken: deque[PendingFrame] = deque(maxlen=max(keep, 1))
+    count = 0
+    if data is not None:
+        taken.append(PendingFrame(data, info, time.monotonic()))
+        count = 1
     with subscription.handle:
         while True:
-            taken = subscription.handle.take_message(subscription.msg_type, subscription.raw)
-            if taken is None:
+            message = subscription.handle.take_message(subscription.msg_type, subscription.raw)
+            if message is None:
                 break
-            data, info = taken
-            dropped += 1
-    return PendingFrame(data, info, time.monotonic()), max(dropped, 0)
+            taken.append(PendingFrame(*message, time.monotonic()))
+            count += 1
+    return list(taken), count - len(taken)
 
 
 class Prefetcher:
