@@ -206,6 +206,11 @@ class DeliveryWatch:
             self._prune(now)
             return wait
 
+    @property
+    def is_waiting(self) -> bool:
+        """Whether the worker is waiting for this camera's next frame (see :meth:`waiting`)."""
+        return self._waiting_since is not None
+
     def stop_waiting(self) -> None:
         """Forget a wait in progress (the worker took a frame; deactivate; activate)."""
         with self._lock:
@@ -228,8 +233,8 @@ class FrameSlot:
 
     Keeps latency bounded when frames arrive faster than inference: a new frame replaces the
     ones not yet taken, so the worker takes the freshest image instead of working through a
-    growing queue. Only a catch-up after the worker sat idle (:meth:`put` of several frames:
-    a burst the transport delivered at once) is worked through in order.
+    growing queue. Only a catch-up while a camera's frames stall (:meth:`put` of several
+    frames, by the take that ends an idle wait or the one after it) is worked through in order.
     """
 
     stats: StageStats = field(default_factory=StageStats)

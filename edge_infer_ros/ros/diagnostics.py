@@ -13,7 +13,7 @@ from edge_infer_ros.streams import STALL_WINDOW_S, CameraPlan, DeliveryWatch
 
 __all__ = ['STALLS_TO_WARN', 'build_diagnostics']
 
-STALLS_TO_WARN = 3
+STALLS_TO_WARN = 2
 """Delivery stalls of a camera within its watch's window that make its status WARN (and log)."""
 
 OK = DiagnosticStatus.OK

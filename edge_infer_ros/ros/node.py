@@ -57,6 +57,7 @@ from edge_infer_ros.ros.intake import MESSAGE_INFO_CALLBACKS, IntakeGate, Prefet
 from edge_infer_ros.ros.log_throttle import KeyedThrottle, brief
 from edge_infer_ros.ros.params import NodeParameters
 from edge_infer_ros.ros.qos import (
+    AUTO_IMAGE_DEPTH,
     choose_reliability,
     describe_reliability,
     image_history_depth,
@@ -210,8 +211,11 @@ class DetectorNode(LifecycleNode):
             self._qos_soon = self.create_timer(_QOS_SOON_S, self._recheck_qos_soon)
             self._qos_soon.cancel()  # armed by the subscriptions' events
         for cam in self._cameras:
+            # Frames sent while inactive are neither drops nor a stall; the worker now waits.
+            cam.skips = SkipCounter()
             cam.delivery.stop_waiting()
             self._subscribe(cam)
+            cam.delivery.waiting()
         self._stop.clear()
         self._prefetch = Prefetcher(self._prefetch_frame)
         self._active.set()
@@ -342,7 +346,7 @@ class DetectorNode(LifecycleNode):
             self._open_gates()
 
     def _take_waiting(self, cam: _Camera) -> bool:
-        """Take ``cam``'s newest waiting frame on this thread; False when none is waiting.
+        """Take ``cam``'s waiting frames on this thread (see ``_keep``); False when none wait.
 
         Why: when the worker can use a frame and one is already in the middleware's history
         (a camera faster than inference), taking it here spares the executor a wake-up and two
@@ -370,12 +374,14 @@ class DetectorNode(LifecycleNode):
         subscription = cam.subscription
         if subscription is None:  # deactivated while the executor was taking this frame
             return
-        idle = self._current is None  # the worker is waiting: this frame may start a burst
+        # The worker is waiting for this camera (DeliveryWatch armed): this frame may start a
+        # burst. Not merely "no frame in flight", which is also true just after each frame.
+        idle = cam.delivery.is_waiting
         try:
             frames, drained = drain(subscription, data, info, keep=self._keep(cam, idle))
         except InvalidHandle:  # destroyed by a concurrent deactivate
             return
-        self._accept(cam, frames, drained)
+        self._accept(cam, frames, drained, idle)
 
     def _keep(self, cam: _Camera, idle: bool = False) -> int:
         """How many of the frames waiting in the middleware a take keeps, oldest first.
@@ -384,38 +390,42 @@ class DetectorNode(LifecycleNode):
         bursts after stalls of up to half a second (``DeliveryWatch``). Keeping only the newest
         of a burst leaves the worker idle through the next stall. So while the camera's frames
         stall (a delivery stall within the watch's window), the take that ends an idle wait and
-        the one after it keep all the history holds (``qos_depth``) and the worker goes through
-        them in order: the newest waits at most ``qos_depth - 1`` inferences more, once per
-        stall. Measured side by side where the model keeps pace with a 30 Hz 1080p camera on
-        the defaults: 20.2 vs 13.5 frames/s at a p99 image age of 151 vs 142 ms. Without
-        stalls it stays newest-only: there a catch-up after every short idle wait only added an
-        inference to the p99 (118 vs 81 ms at 1080p with the profile, 128 vs 79 ms at 640x480;
-        docs/benchmarks.md). A camera that steadily outpaces inference never leaves the worker
-        idle and is taken newest-only. With several cameras each keeps its turn instead (one
-        frame each, round-robin).
+        the one after it keep all the history holds (``qos_depth``, at most the automatic 3)
+        and the worker goes through them in order: the newest waits at most two inferences
+        more, after each idle wait in those 10 s. Measured side by side where the model keeps
+        pace with a 30 Hz 1080p camera on the defaults: 19.8 vs 14.1 frames/s at a p99 image
+        age of 159 vs 157 ms (two rounds). Without stalls it stays newest-only: there a catch-up
+        after every short idle wait only added an inference to the p99 (118 vs 81 ms at 1080p
+        with the profile, 128 vs 79 ms at 640x480; docs/benchmarks.md). A camera that steadily
+        outpaces inference leaves the worker idle only after a stall, so it is taken
+        newest-only otherwise. With several cameras each keeps its turn instead (one frame
+        each, round-robin). The flag that makes the next take keep too is set by a take that
+        returned frames (``_accept``), so an empty prefetch take does not use it up.
         """
-        # The idle take keeps the burst and marks the next take to keep the rest of it.
-        catch_up, cam.catch_up = cam.catch_up or idle, idle
         config = self._node_config
-        if (not catch_up or config is None or len(self._cameras) > 1
+        if (not (cam.catch_up or idle) or config is None or len(self._cameras) > 1
                 or not cam.delivery.recent()[0]):
             return 1
-        return image_history_depth(config.qos_depth)
+        return min(image_history_depth(config.qos_depth), AUTO_IMAGE_DEPTH)
 
-    def _accept(self, cam: _Camera, frames: list[PendingFrame], drained: int) -> None:
-        """Put taken frames (oldest first) in the slot; ``drained`` older ones were dropped."""
+    def _accept(self, cam: _Camera, frames: list[PendingFrame], drained: int,
+                idle: bool = False) -> None:
+        """Put taken frames (oldest first) in the slot; ``drained`` older ones were dropped.
+
+        ``idle``: the take ended an idle wait; the next take then keeps a burst too (``_keep``).
+        """
         fresh, skipped, published = [], 0, 0
         for frame in frames:
             missed = cam.skips.missed(frame.info)
             if missed is None:  # taken already, from the other subscription of a re-subscription
                 continue
-            if not fresh:
-                published = missed + 1
+            published += missed + 1
             # The sequence gap before the first frame kept includes the ones drained here.
             skipped += max(missed - (drained if not fresh else 0), 0)
             fresh.append(frame)
         if not fresh:
             return
+        cam.catch_up = idle
         # Frames taken together were waiting in the history: no lone late frame.
         if cam.delivery.arrived(published, drained + len(fresh) - 1) is not None:
             self._stall_hint(cam)
