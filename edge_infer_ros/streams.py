@@ -212,7 +212,7 @@ class DeliveryWatch:
         return self._waiting_since is not None
 
     def stop_waiting(self) -> None:
-        """Forget a wait in progress (the worker took a frame; deactivate; activate)."""
+        """Forget a wait in progress (the worker took a frame; activate starts a new one)."""
         with self._lock:
             self._waiting_since = None
 

@@ -12,9 +12,9 @@ processing this camera. When the worker finishes a frame it triggers a guard con
 executor re-waits with the gate open, and the callback takes the newest pending message
 (draining older ones when the history is deeper than one; while a camera's frames stall, after
 the worker sat idle the node keeps them all, in order, to work through a burst: see
-``DetectorNode._keep``). When a frame is
-already waiting, the worker (or the :class:`Prefetcher`'s timer) takes it itself under the
-gate's claim, and the executor is not woken at all. Messages stay serialized (``raw``):
+``DetectorNode._keep``). When a frame is already waiting, the worker (or the
+:class:`Prefetcher`'s timer) takes it itself under the gate's claim, and the executor is not
+woken at all. Messages stay serialized (``raw``):
 :mod:`edge_infer_ros.imaging.cdr` reads the fields and views the pixels in place.
 
 With two or more cameras a camera may take while the worker processes another one, so each

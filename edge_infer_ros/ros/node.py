@@ -402,11 +402,10 @@ class DetectorNode(LifecycleNode):
         each, round-robin). The flag that makes the next take keep too is set by a take that
         returned frames (``_accept``), so an empty prefetch take does not use it up.
         """
-        config = self._node_config
-        if (not (cam.catch_up or idle) or config is None or len(self._cameras) > 1
+        if (not (cam.catch_up or idle) or len(self._cameras) > 1
                 or not cam.delivery.recent()[0]):
             return 1
-        return min(image_history_depth(config.qos_depth), AUTO_IMAGE_DEPTH)
+        return min(cam.delivery.history_depth, AUTO_IMAGE_DEPTH)  # the subscription's depth
 
     def _accept(self, cam: _Camera, frames: list[PendingFrame], drained: int,
                 idle: bool = False) -> None:
@@ -527,7 +526,6 @@ class DetectorNode(LifecycleNode):
                 self.destroy_subscription(cam.subscription)
                 cam.subscription = None
             cam.slot.clear()
-            cam.delivery.stop_waiting()
         self._current = None
         self._stop.set()
         self._wake.set()
